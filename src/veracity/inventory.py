@@ -1,0 +1,362 @@
+"""The only place that reads file contents: one read per file, facts cached by content hash.
+
+For each regular file of every unpacked tree: sha256, kind (ELF with its arch, script with its
+interpreter, text, key/certificate material, archive, data), ELF facts through lief (validated, since
+lief does not raise on garbage), the text of text files and the printable strings of binaries, ready for
+the checks. Facts depend only on content, so they are cached by sha256: identical files in one image,
+a second scan and a fleet of versions cost one analysis.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import mmap
+import os
+import re
+import sqlite3
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+from .findings import Finding
+from .tree import Node, Tree
+from .unpack import native, rules
+
+INVENTORY_VERSION = "1"
+TEXT_LIMIT = 4 * 2**20
+"""Text files up to this size are kept in full for the checks."""
+SCAN_LIMIT = 64 * 2**20
+"""Strings are taken from at most this many bytes of one file."""
+MIN_STRING = 5
+
+_STRINGS = re.compile(rb"[\x20-\x7e\t]{%d,}" % MIN_STRING)
+_PRIVATE_KEY = re.compile(rb"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----")
+_CERT = b"-----BEGIN CERTIFICATE-----"
+_DROPBEAR_KEY = (b"\x00\x00\x00\x07ssh-rsa", b"\x00\x00\x00\x07ssh-dss", b"\x00\x00\x00\x13ecdsa-sha2-", b"\x00\x00\x00\x0bssh-ed25519")
+
+_EM = {
+    3: "x86", 8: "mips", 10: "mips", 20: "powerpc", 21: "powerpc64", 40: "arm", 42: "superh", 62: "x86_64",
+    183: "aarch64", 243: "riscv", 92: "openrisc", 94: "xtensa", 164: "hexagon", 258: "loongarch",
+}
+_ELF_TYPES = {1: "relocatable", 2: "executable", 3: "shared-object", 4: "core"}
+
+
+@dataclass(frozen=True, slots=True)
+class ElfFacts:
+    arch: str
+    bits: int
+    endian: str
+    type: str
+    interpreter: str | None = None
+    needed: tuple[str, ...] = ()
+    soname: str | None = None
+    stripped: bool = False
+    nx: bool | None = None
+    pie: bool | None = None
+    relro: str | None = None
+    """"full", "partial" or "none"."""
+    canary: bool | None = None
+    fortify: bool | None = None
+    imports: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FileFacts:
+    sha256: str
+    size: int
+    kind: str
+    """elf, script, text, private-key, certificate, archive, data, empty."""
+    detail: str = ""
+    interpreter: str | None = None
+    elf: ElfFacts | None = None
+    text: str | None = None
+    strings: tuple[tuple[int, str], ...] = ()
+    truncated: bool = False
+    error: str | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, raw: str) -> FileFacts:
+        d = json.loads(raw)
+        elf = d.pop("elf")
+        if elf is not None:
+            elf = ElfFacts(**{k: tuple(v) if isinstance(v, list) else v for k, v in elf.items()})
+        d["strings"] = tuple((o, s) for o, s in d["strings"])
+        return cls(elf=elf, **d)
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    tree: Tree
+    node: Node
+    facts: FileFacts
+
+
+@dataclass(slots=True)
+class Inventory:
+    trees: list[Tree]
+    items: list[Item] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    cache_hits: int = 0
+    analysed: int = 0
+
+    def files(self) -> Iterator[Item]:
+        return iter(self.items)
+
+    def by_path(self, path: str) -> list[Item]:
+        return [i for i in self.items if i.node.path == path]
+
+
+class Cache:
+    """Facts by (sha256, inventory version) in one SQLite file; None path = no cache."""
+
+    def __init__(self, path: Path | None):
+        self.db: sqlite3.Connection | None = None
+        if path is None:
+            return
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(path, timeout=10)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("CREATE TABLE IF NOT EXISTS facts (key TEXT PRIMARY KEY, value BLOB NOT NULL)")
+        except sqlite3.Error:
+            self.db = None
+
+    def get(self, sha256: str) -> FileFacts | None:
+        if self.db is None:
+            return None
+        row = self.db.execute("SELECT value FROM facts WHERE key = ?", (f"{INVENTORY_VERSION}:{sha256}",)).fetchone()
+        if row is None:
+            return None
+        try:
+            return FileFacts.from_json(zlib.decompress(row[0]).decode())
+        except (zlib.error, ValueError, TypeError, KeyError):
+            return None
+
+    def put(self, facts: FileFacts) -> None:
+        if self.db is None:
+            return
+        value = zlib.compress(facts.to_json().encode(), 1)
+        try:
+            self.db.execute(
+                "INSERT OR REPLACE INTO facts VALUES (?, ?)", (f"{INVENTORY_VERSION}:{facts.sha256}", value)
+            )
+        except sqlite3.Error:
+            pass
+
+    def close(self) -> None:
+        if self.db is not None:
+            try:
+                self.db.commit()
+            finally:
+                self.db.close()
+
+
+def default_cache_path() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "veracity" / "inventory.sqlite"
+
+
+def build(trees: list[Tree], cache: Cache, progress: Callable[[int, int], None] | None = None) -> Inventory:
+    inv = Inventory(trees)
+    memo: dict[str, FileFacts] = {}
+    todo = [(tree, node) for tree in trees for node in tree.nodes.values() if node.kind == "file" and node.disk_path]
+    todo.sort(key=lambda tn: (tn[0].container, tn[1].path))
+    for n, (tree, node) in enumerate(todo):
+        if progress and n % 64 == 0:
+            progress(n, len(todo))
+        facts = _facts_for(node, cache, memo, inv)
+        if facts.error:
+            inv.findings.append(
+                rules.UNREADABLE.finding(path=node.path, container=tree.container, evidence=facts.error)
+            )
+        if facts.truncated:
+            inv.findings.append(
+                rules.UNREADABLE.finding(
+                    path=node.path, container=tree.container,
+                    evidence=f"{facts.size} bytes; strings taken from the first {SCAN_LIMIT} bytes only",
+                    key="truncated",
+                )
+            )
+        if node.sha256 != facts.sha256:
+            node = replace(node, sha256=facts.sha256)
+            tree.nodes[node.path] = node
+        inv.items.append(Item(tree, node, facts))
+    return inv
+
+
+def _facts_for(node: Node, cache: Cache, memo: dict[str, FileFacts], inv: Inventory) -> FileFacts:
+    # Files written by our own extractors already carry their hash: no need to read them to find a hit.
+    if node.sha256 and node.sha256 in memo:
+        inv.cache_hits += 1
+        return memo[node.sha256]
+    if node.sha256:
+        hit = cache.get(node.sha256)
+        if hit is not None:
+            inv.cache_hits += 1
+            memo[node.sha256] = hit
+            return hit
+    try:
+        fd = os.open(node.disk_path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError as exc:
+        return FileFacts(node.sha256 or "", node.size, "data", error=f"cannot open: {exc.strerror}")
+    try:
+        size = os.fstat(fd).st_size
+        if size == 0:
+            facts = FileFacts(hashlib.sha256(b"").hexdigest(), 0, "empty")
+        else:
+            with mmap.mmap(fd, 0, access=mmap.ACCESS_READ) as data:
+                sha = hashlib.sha256(data).hexdigest()
+                cached = memo.get(sha) or cache.get(sha)
+                if cached is not None:
+                    inv.cache_hits += 1
+                    memo[sha] = cached
+                    return cached
+                facts = analyse(data, sha)
+    except (OSError, ValueError) as exc:
+        return FileFacts(node.sha256 or "", node.size, "data", error=f"cannot read: {exc}")
+    finally:
+        os.close(fd)
+    inv.analysed += 1
+    memo[facts.sha256] = facts
+    cache.put(facts)
+    return facts
+
+
+def analyse(data: bytes | mmap.mmap, sha: str) -> FileFacts:
+    """Facts of one file's content. Pure: same bytes, same facts."""
+    size = len(data)
+    head = data[:4096]
+    scan = memoryview(data)[:SCAN_LIMIT] if size > SCAN_LIMIT else data
+    truncated = size > SCAN_LIMIT
+    if head.startswith(b"\x7fELF"):
+        elf, detail, error = _elf(data)
+        return FileFacts(sha, size, "elf", detail, None, elf, None, _strings(scan), truncated, error)
+    if _PRIVATE_KEY.search(head) or (size < 65536 and _PRIVATE_KEY.search(data)) or head.startswith(_DROPBEAR_KEY):
+        kind = "private-key"
+    elif _CERT in head:
+        kind = "certificate"
+    elif native.sniff_bytes(head) is not None:
+        kind = "archive"
+    elif head.startswith(b"#!"):
+        kind = "script"
+    elif _is_text(head):
+        kind = "text"
+    else:
+        kind = "data"
+    interpreter = _shebang(head) if head.startswith(b"#!") else None
+    text = None
+    strings: tuple[tuple[int, str], ...] = ()
+    if kind in ("script", "text", "private-key", "certificate") and size <= TEXT_LIMIT and b"\x00" not in head:
+        text = bytes(data).decode("utf-8", "surrogateescape")
+    else:
+        strings = _strings(scan)
+    detail = f"script ({interpreter})" if interpreter else kind
+    return FileFacts(sha, size, kind, detail, interpreter, None, text, strings, truncated)
+
+
+def _is_text(head: bytes) -> bool:
+    if b"\x00" in head:
+        return False
+    printable = len(head) - len(head.translate(None, bytes(range(32, 127)) + b"\t\n\r\x1b\x0c"))
+    return printable / len(head) > 0.95 or _utf8(head)
+
+
+def _utf8(head: bytes) -> bool:
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start >= len(head) - 4  # cut in the middle of a character
+    return True
+
+
+def _shebang(head: bytes) -> str | None:
+    line = head[2:].split(b"\n", 1)[0].strip().decode("utf-8", "replace")
+    parts = line.split()
+    if not parts:
+        return None
+    prog = parts[0]
+    if prog.endswith("/env") and len(parts) > 1:
+        return parts[1]
+    return prog
+
+
+def _strings(data) -> tuple[tuple[int, str], ...]:
+    return tuple((m.start(), m.group().decode("ascii")) for m in _STRINGS.finditer(data))
+
+
+# -- ELF ----------------------------------------------------------------------------------------------------
+
+
+def _elf(data) -> tuple[ElfFacts | None, str, str | None]:
+    """ELF facts; the identification bytes are checked first, lief's answers are sanity-checked after."""
+    head = bytes(data[:64])
+    if len(head) < 52 or head[4] not in (1, 2) or head[5] not in (1, 2):
+        return None, "ELF (malformed header)", "ELF header malformed"
+    bits = 32 if head[4] == 1 else 64
+    endian = "little" if head[5] == 1 else "big"
+    order = "little" if endian == "little" else "big"
+    e_type = int.from_bytes(head[16:18], order)
+    e_machine = int.from_bytes(head[18:20], order)
+    arch = _EM.get(e_machine, f"em-{e_machine}")
+    basic = ElfFacts(arch, bits, endian, _ELF_TYPES.get(e_type, f"type-{e_type}"))
+    detail = f"ELF {bits}-bit {'LSB' if endian == 'little' else 'MSB'} {arch} {basic.type}"
+    try:
+        import lief
+
+        lief.logging.disable()
+        binary = lief.ELF.parse(bytes(data) if not isinstance(data, bytes) else data)
+    except Exception as exc:  # noqa: BLE001 - lief raises arbitrary errors on hostile input
+        return basic, detail, f"ELF could not be parsed: {exc}"
+    if binary is None or int(binary.header.machine_type.value) != e_machine:
+        return basic, detail, "ELF could not be parsed"
+    try:
+        dyn_names = [s.name for s in binary.dynamic_symbols if s.name]
+        imports = tuple(sorted({s.name for s in binary.imported_symbols if s.name}))
+        needed = tuple(str(x) for x in binary.libraries)
+        soname = None
+        tag = binary.get(lief.ELF.DynamicEntry.TAG.SONAME)
+        if tag is not None:
+            soname = tag.name
+        has_relro = any(seg.type == lief.ELF.Segment.TYPE.GNU_RELRO for seg in binary.segments)
+        bind_now = _bind_now(binary, lief)
+        relro = "full" if has_relro and bind_now else "partial" if has_relro else "none"
+        has_stack = any(seg.type == lief.ELF.Segment.TYPE.GNU_STACK for seg in binary.segments)
+        facts = ElfFacts(
+            arch=arch,
+            bits=bits,
+            endian=endian,
+            type=basic.type,
+            interpreter=binary.interpreter if binary.has_interpreter else None,
+            needed=needed,
+            soname=soname,
+            stripped=not any(True for _ in binary.symtab_symbols),
+            nx=binary.has_nx if has_stack else False,
+            pie=bool(binary.is_pie),
+            relro=relro,
+            canary=any(n in ("__stack_chk_fail", "__stack_chk_guard", "__stack_chk_fail_local") for n in dyn_names),
+            fortify=any(n.startswith("__") and n.endswith("_chk") and n != "__stack_chk_fail" for n in dyn_names),
+            imports=imports[:2000],
+        )
+    except Exception as exc:  # noqa: BLE001
+        return basic, detail, f"ELF facts incomplete: {exc}"
+    if facts.interpreter and ("\x00" in facts.interpreter or len(facts.interpreter) > 256):
+        facts = replace(facts, interpreter=None)
+    if facts.type == "shared-object" and facts.pie and facts.interpreter:
+        detail = f"ELF {bits}-bit {'LSB' if endian == 'little' else 'MSB'} {arch} pie-executable"
+    return facts, detail, None
+
+
+def _bind_now(binary, lief) -> bool:
+    for entry in binary.dynamic_entries:
+        if entry.tag == lief.ELF.DynamicEntry.TAG.BIND_NOW:
+            return True
+        if entry.tag == lief.ELF.DynamicEntry.TAG.FLAGS and int(entry.value) & 0x8:
+            return True
+        if entry.tag == lief.ELF.DynamicEntry.TAG.FLAGS_1 and int(entry.value) & 0x1:
+            return True
+    return False

@@ -1,0 +1,1 @@
+"""Output formats: each one a pure function of the report."""

@@ -1,0 +1,80 @@
+"""One scan: target -> unpack -> inventory -> checks -> report. Nothing from the image is ever executed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import signal
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from . import inventory as inventory_mod
+from . import report as report_mod
+from .checks import registry
+from .findings import Finding
+from .limits import Limits
+from .unpack import rules
+from .unpack.engine import Engine, Unpacked
+
+
+def scan(
+    target: Path,
+    *,
+    limits: Limits | None = None,
+    workdir: Path | None = None,
+    cache_path: Path | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Scan ``target`` and return the report (a JSON-ready dict). Never raises for a bad target."""
+    limits = limits or Limits()
+    say = progress or (lambda _m: None)
+    started_at = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    t0 = time.monotonic()
+    if workdir is not None:
+        workdir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="veracity-", dir=workdir))
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous in (signal.SIG_DFL, None):
+        signal.signal(signal.SIGTERM, _terminate)
+    cache = inventory_mod.Cache(cache_path)
+    try:
+        engine = Engine(tmp, limits, say)
+        try:
+            unpacked = engine.run(target)
+        except Exception as exc:  # noqa: BLE001 - a bug in one extractor must not lose the scan
+            unpacked = engine.out or Unpacked("firmware")
+            unpacked.findings.append(
+                rules.EXTRACT_FAILED.finding(
+                    path=None, container=(target.name,), evidence=f"internal error while unpacking: {exc!r}"
+                )
+            )
+        say("reading files")
+        inv = inventory_mod.build(
+            unpacked.trees, cache, lambda n, total: say(f"reading files {n}/{total}")
+        )
+        findings: list[Finding] = [*unpacked.findings, *inv.findings]
+        sections: dict[str, list[dict]] = {}
+        for check in registry.CHECKS:
+            say(f"check {check.ID}")
+            findings.extend(check.run(inv, sections))
+        return report_mod.build(
+            target=target,
+            unpacked=unpacked,
+            inventory=inv,
+            findings=findings,
+            started_at=started_at,
+            duration_s=time.monotonic() - t0,
+            **sections,
+        )
+    finally:
+        cache.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+        if previous in (signal.SIG_DFL, None):
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _terminate(signum, frame):  # noqa: ARG001
+    raise SystemExit(128 + signum)

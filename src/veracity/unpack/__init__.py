@@ -1,0 +1,1 @@
+"""Unpacking: open every layer of a target within limits."""

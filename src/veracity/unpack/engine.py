@@ -1,0 +1,427 @@
+"""Open every layer of a target, recursively, within limits; yield trees for the inventory.
+
+A *blob* is a file (the target, or a file found in a tree). Opening it gives one or more *trees*:
+project-owned extractors first (archives, compressed streams, SquashFS, container images), then
+unblob's carving and handlers for everything else. Files of a tree that look like containers are
+opened in turn, up to the depth limit. Every problem becomes a finding; nothing raises out of here
+except a bug.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..findings import Finding
+from ..limits import Budget, LimitExceeded, Limits, RatioGuard
+from ..tree import Node, Tree, climbs_out
+from . import native, rules, unblobber
+from .writer import TreeWriter
+
+HEAD = 4096
+
+# Formats found at the start of a file that make it worth opening (beyond native.sniff()).
+_MAGICS: tuple[tuple[int, bytes], ...] = (
+    (0, b"\x85\x19"),  # JFFS2 little endian
+    (0, b"\x19\x85"),  # JFFS2 big endian
+    (0, b"UBI#"),
+    (0, b"\x27\x05\x19\x56"),  # uImage
+    (0, b"HDR0"),  # Broadcom TRX
+    (0, b"\x45\x3d\xcd\x28"),  # cramfs
+    (0, b"\x28\xcd\x3d\x45"),
+    (0, b"-rom1fs-"),
+    (0, b"7z\xbc\xaf\x27\x1c"),
+    (0, b"\x3a\xff\x26\xed"),  # Android sparse
+    (1080, b"\x53\xef"),  # ext2/3/4
+)
+_FIRMWARE_SUFFIXES = (".bin", ".img", ".trx", ".chk", ".fw", ".ubi", ".ubifs", ".squashfs", ".jffs2", ".rom")
+_FILESYSTEMS = ("squashfs", "jffs2", "ubi", "ubifs", "extfs", "cramfs", "romfs", "yaffs", "fat", "iso9660", "erofs")
+_JEFFERSON_WHITEOUT = "(overlay-whiteout)"  # how jefferson writes an OpenWrt overlay deletion marker
+_PACKAGE_MARKERS = ("/package/package.json",)
+
+
+@dataclass(slots=True)
+class Unpacked:
+    target_kind: str
+    trees: list[Tree] = field(default_factory=list)
+    containers: list[dict] = field(default_factory=list)
+    errors: list[dict] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    depth: int = 0
+
+
+def render_chain(chain: tuple[str, ...]) -> str:
+    return "!".join(chain)
+
+
+class Engine:
+    def __init__(self, workdir: Path, limits: Limits, progress: Callable[[str], None] | None = None):
+        self.workdir = workdir
+        self.limits = limits
+        self.budget = Budget(limits)
+        self.progress = progress or (lambda _msg: None)
+        self._n = 0
+        self._stopped: LimitExceeded | None = None
+        self.out: Unpacked = Unpacked("firmware")
+
+    # -- entry point ----------------------------------------------------------------------------------
+
+    def run(self, target: Path) -> Unpacked:
+        name = target.name or str(target)
+        chain = (name,)
+        if target.is_dir() and not target.is_symlink():
+            self.out.target_kind = "directory"
+            tree = Tree(chain, "directory")
+            self._walk(target, tree, remove_specials=False)
+            self.out.trees.append(tree)
+            self._descend(tree, 0)
+        else:
+            kind = self._blob(target, chain, 0, top=True)
+            self.out.target_kind = kind
+        return self.out
+
+    # -- helpers ------------------------------------------------------------------------------------------
+
+    def _new_dir(self) -> Path:
+        self._n += 1
+        path = self.workdir / f"u{self._n}"
+        path.mkdir(parents=True, exist_ok=False)
+        return path
+
+    def _finding(self, rule, *, path: str | None, chain: tuple[str, ...], evidence: str, offset=None, key=None):
+        self.out.findings.append(
+            rule.finding(path=path, container=chain, evidence=evidence, offset=offset, key=key)
+        )
+
+    def _error(self, where: str, message: str) -> None:
+        self.out.errors.append({"path": where, "message": message})
+
+    def _limit(self, exc: LimitExceeded, *, path: str | None, chain: tuple[str, ...]) -> None:
+        self._error(render_chain(chain) + (f"!{path}" if path else ""), str(exc))
+        self._finding(rules.LIMIT_HIT, path=path, chain=chain, evidence=str(exc), key=exc.limit)
+        if exc.limit in ("timeout", "max_bytes", "max_files"):
+            self._stopped = exc  # scan-wide budgets: stop opening anything else
+
+    def _container(self, chain: tuple[str, ...], fmt: str, offset: int, size: int) -> tuple[str, ...]:
+        self.out.containers.append(
+            {"path": render_chain(chain), "format": fmt, "offset": offset, "size": size}
+        )
+        return (*chain, f"{fmt}@{offset:#x}")
+
+    # -- blobs --------------------------------------------------------------------------------------------
+
+    def _blob(self, path: Path, chain: tuple[str, ...], depth: int, *, top: bool = False, inner: str | None = None) -> str:
+        """Open the file at ``path``; returns the target kind it amounts to."""
+        where = None if top else inner
+        outer = chain if top else chain[:-1]
+        if self._stopped:
+            return "firmware"
+        if depth >= self.limits.max_depth:
+            self._limit(
+                LimitExceeded("max_depth", f"nesting depth limit of {self.limits.max_depth} reached; not opened"),
+                path=where,
+                chain=outer,
+            )
+            return "firmware"
+        self.out.depth = max(self.out.depth, depth + 1)
+        size = path.stat().st_size
+        fmt = native.sniff(path)
+        self.progress(f"opening {render_chain(chain)} ({fmt or 'carving'})")
+        try:
+            if fmt is not None:
+                return self._native(path, fmt, chain, depth, size, where=where, outer=outer)
+            return self._carve(path, chain, depth, size, top=top, where=where, outer=outer)
+        except LimitExceeded as exc:
+            self._limit(exc, path=where, chain=outer)
+            return "firmware"
+        except Exception as exc:  # noqa: BLE001 - a bug met on one container must not end the scan
+            self._error(render_chain(chain), f"internal error: {exc!r}")
+            self._finding(
+                rules.EXTRACT_FAILED, path=where, chain=outer, evidence=f"internal error: {exc!r}", key="internal"
+            )
+            return "firmware"
+
+    def _native(self, path, fmt, chain, depth, size, *, where, outer) -> str:
+        if fmt == "squashfs":
+            return self._squashfs(path, 0, size, chain, depth, where=where, outer=outer)
+        if fmt == "tar":
+            layers = self._try(lambda: native.image_layers(path), where, outer)
+            if layers:
+                sub = self._container(chain, "container-image", 0, size)
+                tree, w = self._tree(sub, "container-image", size)
+                self._run(lambda: native.extract_image(path, layers, w), tree, where, outer)
+                self._done(tree, depth)
+                return "container-image"
+        sub = self._container(chain, fmt, 0, size)
+        tree, w = self._tree(sub, fmt, size, archive=fmt in ("tar", "zip", "cpio") or fmt.startswith("tar."))
+        if fmt == "zip":
+            self._run(lambda: native.extract_zip(path, w), tree, where, outer)
+        elif fmt == "cpio":
+            self._run(lambda: native.extract_cpio(path, w), tree, where, outer)
+        elif fmt == "tar" or fmt.startswith("tar."):
+            self._run(lambda: native.extract_tar(path, fmt, w), tree, where, outer)
+        else:
+            stem = path.name.rsplit(".", 1)[0] if "." in path.name else path.name
+            inner_name = (where or "/" + stem).rsplit("/", 1)[-1]
+            inner_name = inner_name.rsplit(".", 1)[0] if "." in inner_name else inner_name + ".out"
+            self._run(lambda: native.extract_stream(path, fmt, w, inner_name), tree, where, outer)
+        kind = "archive"
+        if self._is_package(tree, path):
+            kind = "package"
+            self._package_links(tree)
+        self._done(tree, depth)
+        return kind
+
+    def _is_package(self, tree: Tree, path: Path) -> bool:
+        if any(p.endswith(".dist-info/WHEEL") and p.count("/") == 2 for p in tree.nodes):
+            return True
+        if any(p in tree.nodes for p in _PACKAGE_MARKERS):
+            return True
+        return any(p.endswith("/PKG-INFO") and p.count("/") == 2 for p in tree.nodes)
+
+    def _package_links(self, tree: Tree) -> None:
+        for node in tree.nodes.values():
+            if node.kind == "symlink" and node.link_target and node.link_target.startswith("/"):
+                self._finding(
+                    rules.LINK_ESCAPE, path=node.path, chain=tree.container,
+                    evidence=f"{node.path} -> {node.link_target}", key=node.link_target,
+                )
+            elif node.kind in ("chardev", "blockdev"):
+                self._finding(rules.DEVICE_NODE, path=node.path, chain=tree.container, evidence=f"{node.kind} {node.rdev}")
+
+    def _tree(self, chain, fmt, packed, *, archive=False) -> tuple[Tree, TreeWriter]:
+        tree = Tree(chain, fmt)
+        w = TreeWriter(
+            self._new_dir(), tree, self.budget, RatioGuard(self.limits, packed), self.out.findings, archive=archive
+        )
+        return tree, w
+
+    def _try(self, fn, where, outer):
+        try:
+            return fn()
+        except native.FormatError as exc:
+            self._error(render_chain(outer) + (f"!{where}" if where else ""), str(exc))
+            self._finding(rules.EXTRACT_FAILED, path=where, chain=outer, evidence=str(exc), key="format")
+            return None
+
+    def _run(self, fn, tree: Tree, where, outer) -> None:
+        try:
+            fn()
+        except native.FormatError as exc:
+            self._error(render_chain(tree.container), str(exc))
+            self._finding(
+                rules.EXTRACT_FAILED, path=where, chain=outer, evidence=f"{tree.format}: {exc}", key=tree.format
+            )
+        except LimitExceeded as exc:
+            self._limit(exc, path=where, chain=outer)
+
+    def _done(self, tree: Tree, depth: int) -> None:
+        if len(tree) > 1 or any(n.kind != "dir" for n in tree.nodes.values()):
+            self.out.trees.append(tree)
+            self._descend(tree, depth + 1)
+
+    def _squashfs(self, path, offset, size, chain, depth, *, where, outer) -> str:
+        sub = self._container(chain, "squashfs", offset, size)
+        tree, w = self._tree(sub, "squashfs", size)
+        errors: list[str] = []
+        self._run(lambda: errors.extend(native.extract_squashfs(path, offset, w)), tree, where, outer)
+        for message in errors:
+            self._error(render_chain(sub), message)
+            self._finding(rules.UNREADABLE, path=None, chain=sub, evidence=message, key=message)
+        self._done(tree, depth)
+        return "filesystem" if offset == 0 else "firmware"
+
+    def _carve(self, path, chain, depth, size, *, top, where, outer) -> str:
+        try:
+            chunks = unblobber.carve(path)
+        except Exception as exc:  # noqa: BLE001 - unblob's carving must never abort the scan
+            chunks = []
+            self._error(render_chain(chain), f"carving failed: {exc}")
+        known = [c for c in chunks if c.handler]
+        if top and not known:
+            self._whole_file(path, chain)
+            return "firmware"
+        blob_tree: Tree | None = None
+        kind = "firmware"
+        if len(known) == 1 and known[0].start == 0 and known[0].end >= size:
+            kind = "filesystem" if known[0].handler.startswith(_FILESYSTEMS) else "archive"
+        for chunk in chunks:
+            if self._stopped:
+                break
+            if chunk.handler is None:
+                if top:
+                    blob_tree = blob_tree or Tree(chain, "blob")
+                    self._carve_raw(path, chunk, blob_tree)
+                continue
+            if chunk.is_squashfs:
+                self._squashfs(path, chunk.start, chunk.end - chunk.start, chain, depth, where=where, outer=outer)
+                continue
+            ok = self._unblob_chunk(path, chunk, chain, depth, size, where=where, outer=outer)
+            if not ok and top:
+                blob_tree = blob_tree or Tree(chain, "blob")
+                self._carve_raw(path, chunk, blob_tree)
+        if blob_tree is not None and len(blob_tree):
+            self.out.trees.append(blob_tree)
+        return kind
+
+    def _carve_raw(self, path: Path, chunk: unblobber.Chunk, tree: Tree) -> None:
+        """Keep an unrecognised region of the target as a file, so the inventory still reads its bytes."""
+        if chunk.handler is None:
+            self._finding(
+                rules.UNKNOWN_DATA, path=None, chain=tree.container, offset=chunk.start,
+                evidence=f"{chunk.end - chunk.start} bytes at {chunk.start:#x}-{chunk.end:#x} not recognised",
+            )
+        if "/" not in tree.nodes:
+            tree.add(Node("/", "dir", 0o755))
+        w = TreeWriter(self._new_dir(), tree, self.budget, RatioGuard(self.limits, chunk.end), self.out.findings)
+
+        def region():
+            with path.open("rb") as fh:
+                fh.seek(chunk.start)
+                left = chunk.end - chunk.start
+                while left > 0:
+                    data = fh.read(min(1 << 20, left))
+                    if not data:
+                        return
+                    left -= len(data)
+                    yield data
+
+        w.file(f"{chunk.start:#x}-{chunk.end:#x}.{chunk.format}", region(), 0o644)
+
+    def _whole_file(self, path: Path, chain: tuple[str, ...]) -> None:
+        """A target that is neither a container nor a firmware layout: analyse it as a single file."""
+        with path.open("rb") as fh:
+            head = fh.read(HEAD)
+        if not (head.startswith(b"\x7fELF") or _printable(head)):
+            self._finding(
+                rules.NOTHING_UNPACKED, path=None, chain=chain,
+                evidence=f"{path.stat().st_size} bytes; no archive, filesystem or firmware header found",
+            )
+        tree = Tree(chain, "file")
+        tree.add(Node("/", "dir", 0o755))
+        st = path.stat()
+        self.budget.add_file()
+        tree.add(Node("/" + path.name, "file", stat.S_IMODE(st.st_mode), 0, 0, st.st_size, disk_path=str(path)))
+        self.out.trees.append(tree)
+
+    def _unblob_chunk(self, path, chunk, chain, depth, size, *, where, outer) -> bool:
+        sub = self._container(chain, chunk.format, chunk.start, chunk.end - chunk.start)
+        if chunk.start == 0 and chunk.end >= size:
+            inpath = path
+        else:
+            inpath = self._new_dir() / f"chunk.{chunk.format}"
+            with path.open("rb") as src, inpath.open("wb") as dst:
+                src.seek(chunk.start)
+                left = chunk.end - chunk.start
+                while left > 0 and (data := src.read(min(1 << 20, left))):
+                    dst.write(data)
+                    left -= len(data)
+        outdir = self._new_dir() / "out"
+        try:
+            message = unblobber.extract(chunk.handler, inpath, outdir, self.budget, chunk.end - chunk.start)
+        except LimitExceeded as exc:
+            self._limit(exc, path=where, chain=sub)
+            message = None
+        finally:
+            if inpath != path:
+                inpath.unlink(missing_ok=True)
+        tree = Tree(sub, chunk.format)
+        if outdir.exists():
+            try:
+                self._walk(outdir, tree, remove_specials=True)
+            except LimitExceeded as exc:
+                self._limit(exc, path=where, chain=sub)
+        if message:
+            self._error(render_chain(sub), message)
+            self._finding(
+                rules.EXTRACT_FAILED, path=where, chain=outer, offset=chunk.start,
+                evidence=f"{chunk.format} at {chunk.start:#x}: {message}", key=f"{chunk.format}@{chunk.start}",
+            )
+        if len(tree):
+            self.out.trees.append(tree)
+            self._descend(tree, depth + 1)
+            return True
+        return False
+
+    # -- trees ---------------------------------------------------------------------------------------------
+
+    def _walk(self, root: Path, tree: Tree, *, remove_specials: bool) -> None:
+        """Record an on-disk tree (an extractor's output or a directory target) without following links."""
+        tree.add(Node("/", "dir", 0o755))
+        stack = [(str(root), "")]
+        while stack:
+            self.budget.check_time()
+            disk, rel = stack.pop()
+            try:
+                entries = sorted(os.scandir(disk), key=lambda e: e.name)
+            except OSError as exc:
+                self._finding(rules.UNREADABLE, path=rel or "/", chain=tree.container, evidence=str(exc.strerror))
+                continue
+            for entry in entries:
+                path = f"{rel}/{entry.name}"
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                mode = stat.S_IMODE(st.st_mode)
+                fmt = stat.S_IFMT(st.st_mode)
+                self.budget.add_file()
+                if fmt == stat.S_IFDIR:
+                    tree.add(Node(path, "dir", mode, st.st_uid, st.st_gid))
+                    stack.append((entry.path, path))
+                elif fmt == stat.S_IFREG:
+                    tree.add(Node(path, "file", mode, st.st_uid, st.st_gid, st.st_size, disk_path=entry.path))
+                elif fmt == stat.S_IFLNK:
+                    target = os.readlink(entry.path)
+                    if target == _JEFFERSON_WHITEOUT:
+                        tree.add(Node(path, "whiteout", mode, st.st_uid, st.st_gid))
+                        continue
+                    tree.add(Node(path, "symlink", mode, st.st_uid, st.st_gid, len(target), link_target=target))
+                    if climbs_out(path, target):
+                        self._finding(
+                            rules.LINK_ESCAPE, path=path, chain=tree.container,
+                            evidence=f"{path} -> {target}", key=target,
+                        )
+                else:
+                    kind = {stat.S_IFCHR: "chardev", stat.S_IFBLK: "blockdev", stat.S_IFIFO: "fifo"}.get(fmt, "socket")
+                    rdev = (os.major(st.st_rdev), os.minor(st.st_rdev)) if kind.endswith("dev") else None
+                    tree.add(Node(path, kind, mode, st.st_uid, st.st_gid, rdev=rdev))
+                    if remove_specials:
+                        os.unlink(entry.path)
+
+    def _descend(self, tree: Tree, depth: int) -> None:
+        for node in list(tree.nodes.values()):
+            if self._stopped:
+                return
+            if node.kind != "file" or node.disk_path is None or node.link_target is not None:
+                continue
+            if node.size < 64 or not _looks_like_container(node):
+                continue
+            self._blob(Path(node.disk_path), (*tree.container, node.path), depth, inner=node.path)
+
+
+def _printable(head: bytes) -> bool:
+    if not head:
+        return True
+    text = sum(1 for b in head if 32 <= b < 127 or b in (9, 10, 13))
+    return text / len(head) > 0.9
+
+
+def _looks_like_container(node: Node) -> bool:
+    try:
+        fd = os.open(node.disk_path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    try:
+        head = os.pread(fd, HEAD, 0)
+    finally:
+        os.close(fd)
+    if native.sniff_bytes(head) is not None:
+        return True
+    for offset, magic in _MAGICS:
+        if head[offset : offset + len(magic)] == magic:
+            return True
+    return node.name.lower().endswith(_FIRMWARE_SUFFIXES)

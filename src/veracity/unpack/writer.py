@@ -1,0 +1,285 @@
+"""The only way project-owned extractors put anything on disk.
+
+Paths are normalised before anything is written: ``..`` that climbs out, NUL bytes and empty names are
+refused and reported. Directories are walked with ``O_NOFOLLOW`` file descriptors from the tree's root,
+so nothing can be written through a link. Symbolic links, hard links and device nodes are never created
+on disk: they live in the :class:`~veracity.tree.Tree` only, with the original target kept.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+
+from ..findings import Finding
+from ..limits import Budget, RatioGuard
+from ..tree import Node, Tree, climbs_out
+from . import rules
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
+_CHECK_EVERY = 64
+
+
+class TreeWriter:
+    """Writes one tree under ``root`` and records it in ``tree``.
+
+    ``archive`` marks member-list formats (tar, zip, cpio, packages): only there can an entry be written
+    through a link of the same archive. ``strict_links`` (packages) also reports absolute link targets.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        tree: Tree,
+        budget: Budget,
+        ratio: RatioGuard,
+        findings: list[Finding],
+        *,
+        archive: bool = False,
+        strict_links: bool = False,
+    ):
+        root.mkdir(parents=True, exist_ok=True)
+        self.root = root
+        self.tree = tree
+        self.budget = budget
+        self.ratio = ratio
+        self.findings = findings
+        self.archive = archive
+        self.strict_links = strict_links
+        if "/" not in tree.nodes:
+            tree.add(Node("/", "dir", 0o755))
+
+    # -- names -------------------------------------------------------------------------------------
+
+    def normalise(self, raw: str, *, is_dir: bool = False) -> str | None:
+        """``raw`` member name -> ``/a/b``; None (and a finding) when it must not be written."""
+        if "\x00" in raw:
+            self._report(rules.UNSAFE_NAME, None, f"name with NUL byte: {raw!r}", key=raw)
+            return None
+        parts: list[str] = []
+        for part in raw.split("/"):
+            if part in ("", "."):
+                continue
+            if part == "..":
+                if not parts:
+                    self._report(rules.PATH_TRAVERSAL, "/" + raw.lstrip("/"), f"member name: {raw}", key=raw)
+                    return None
+                parts.pop()
+                continue
+            parts.append(part)
+        if not parts:
+            return "/" if is_dir else None
+        return "/" + "/".join(parts)
+
+    def _report(self, rule, path: str | None, evidence: str, *, key: str | None = None) -> None:
+        self.findings.append(rule.finding(path=path, container=self.tree.container, evidence=evidence, key=key))
+
+    # -- directories ---------------------------------------------------------------------------------
+
+    def _parent_fd(self, path: str) -> int | None:
+        """Open (creating as needed) the on-disk parent directory of ``path``; None if it must not be."""
+        parts = path.strip("/").split("/")[:-1]
+        fd = os.open(self.root, _DIR_FLAGS)
+        current = ""
+        try:
+            for part in parts:
+                current += "/" + part
+                node = self.tree.nodes.get(current)
+                if node is not None and node.kind != "dir":
+                    if node.kind == "symlink" and self.archive:
+                        self._report(
+                            rules.WRITE_THROUGH_LINK, path, f"{current} -> {node.link_target}", key=path
+                        )
+                    else:
+                        self._report(rules.UNSAFE_NAME, path, f"parent {current} is a {node.kind}", key=path)
+                    os.close(fd)
+                    return None
+                if node is None:
+                    self._add(Node(current, "dir", 0o755))
+                try:
+                    os.mkdir(part, 0o755, dir_fd=fd)
+                except FileExistsError:
+                    pass
+                nfd = os.open(part, _DIR_FLAGS, dir_fd=fd)
+                os.close(fd)
+                fd = nfd
+            return fd
+        except OSError as exc:
+            os.close(fd)
+            self._os_error(path, exc)
+            return None
+
+    def _os_error(self, path: str, exc: OSError) -> None:
+        if exc.errno == errno.ENAMETOOLONG:
+            self._report(rules.UNSAFE_NAME, path, "name too long for the work file system", key=path)
+        else:
+            self._report(rules.UNREADABLE, path, f"cannot write: {exc.strerror}", key=path)
+
+    def _add(self, node: Node) -> None:
+        if node.path not in self.tree.nodes:
+            self.budget.add_file()
+        self.tree.add(node)
+
+    def dir(self, raw: str, mode: int = 0o755, uid: int = 0, gid: int = 0) -> None:
+        path = self.normalise(raw, is_dir=True)
+        if path is None:
+            return
+        if path == "/":
+            self.tree.add(Node("/", "dir", mode & 0o7777, uid, gid))
+            return
+        existing = self.tree.nodes.get(path)
+        if existing is not None and existing.kind != "dir":
+            self.remove(path)
+        fd = self._parent_fd(path)
+        if fd is None:
+            return
+        try:
+            os.mkdir(path.rsplit("/", 1)[1], 0o755, dir_fd=fd)
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            self._os_error(path, exc)
+            return
+        finally:
+            os.close(fd)
+        self._add(Node(path, "dir", mode & 0o7777, uid, gid))
+
+    # -- files ---------------------------------------------------------------------------------------
+
+    def file(
+        self, raw: str, chunks: Iterable[bytes], mode: int = 0o644, uid: int = 0, gid: int = 0
+    ) -> Node | None:
+        path = self.normalise(raw)
+        if path is None:
+            return None
+        existing = self.tree.nodes.get(path)
+        if existing is not None and existing.kind == "dir":
+            self.remove(path)
+        fd = self._parent_fd(path)
+        if fd is None:
+            return None
+        name = path.rsplit("/", 1)[1]
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            try:
+                out = os.open(name, _FILE_FLAGS, 0o600, dir_fd=fd)
+            except OSError as exc:
+                self._os_error(path, exc)
+                return None
+            try:
+                for i, chunk in enumerate(chunks):
+                    if not chunk:
+                        continue
+                    self.budget.add_bytes(len(chunk))
+                    self.ratio.add(len(chunk))
+                    if i % _CHECK_EVERY == 0:
+                        self.budget.check_time()
+                    digest.update(chunk)
+                    view = memoryview(chunk)
+                    while view:
+                        view = view[os.write(out, view) :]
+                    size += len(chunk)
+            finally:
+                os.close(out)
+        finally:
+            os.close(fd)
+        node = Node(
+            path,
+            "file",
+            mode & 0o7777,
+            uid,
+            gid,
+            size,
+            sha256=digest.hexdigest(),
+            disk_path=str(self.root) + path,
+        )
+        self._add(node)
+        return node
+
+    def symlink(self, raw: str, target: str, mode: int = 0o777, uid: int = 0, gid: int = 0) -> None:
+        path = self.normalise(raw)
+        if path is None:
+            return
+        if not target or "\x00" in target:
+            self._report(rules.UNSAFE_NAME, path, f"symlink with unusable target {target!r}", key=path)
+            return
+        if self.tree.nodes.get(path, Node(path, "file")).kind == "dir":
+            self.remove(path)
+        if climbs_out(path, target) or (self.strict_links and target.startswith("/")):
+            self._report(rules.LINK_ESCAPE, path, f"{path} -> {target}", key=target)
+        if self._parent_fd_closed(path):
+            self._add(Node(path, "symlink", mode & 0o7777, uid, gid, len(target), link_target=target))
+
+    def hardlink(self, raw: str, target_raw: str, mode: int | None = None, uid: int = 0, gid: int = 0) -> None:
+        path = self.normalise(raw)
+        if path is None:
+            return
+        target = self.normalise(target_raw)
+        if target is None:
+            # normalise already reported a climbing target as traversal; say it is a link too
+            self._report(rules.LINK_ESCAPE, path, f"hard link {path} => {target_raw}", key=target_raw)
+            return
+        source = self.tree.nodes.get(target)
+        if source is None or source.kind != "file":
+            self._report(rules.UNREADABLE, path, f"hard link to missing file {target}", key=path)
+            return
+        if self._parent_fd_closed(path):
+            self._add(
+                Node(
+                    path,
+                    "file",
+                    source.mode if mode is None else mode & 0o7777,
+                    uid,
+                    gid,
+                    source.size,
+                    link_target=target,
+                    sha256=source.sha256,
+                    disk_path=source.disk_path,
+                )
+            )
+
+    def special(
+        self, raw: str, kind: str, rdev: tuple[int, int] | None = None, mode: int = 0o600, uid: int = 0, gid: int = 0
+    ) -> None:
+        """Device nodes, fifos and sockets: recorded, never created."""
+        path = self.normalise(raw)
+        if path is None:
+            return
+        if self.archive and self.strict_links and kind in ("chardev", "blockdev"):
+            self._report(rules.DEVICE_NODE, path, f"{kind} {rdev}", key=path)
+        if self._parent_fd_closed(path):
+            self._add(Node(path, kind, mode & 0o7777, uid, gid, rdev=rdev))
+
+    def _parent_fd_closed(self, path: str) -> bool:
+        fd = self._parent_fd(path)
+        if fd is None:
+            return False
+        os.close(fd)
+        return True
+
+    # -- removal (OCI whiteouts, replaced entries) -------------------------------------------------
+
+    def remove(self, path: str) -> None:
+        prefix = path.rstrip("/") + "/"
+        doomed = [p for p in self.tree.nodes if p == path or p.startswith(prefix)]
+        for p in doomed:
+            node = self.tree.nodes.pop(p)
+            self.budget.files -= 1
+            del node
+        disk = self.root / path.lstrip("/")
+        if disk.is_dir() and not disk.is_symlink():
+            shutil.rmtree(disk, ignore_errors=True)
+        elif disk.exists() or disk.is_symlink():
+            disk.unlink()
+
+    def clear_dir(self, path: str) -> None:
+        """Opaque directory: hide everything below ``path`` that earlier layers put there."""
+        prefix = path.rstrip("/") + "/"
+        for child in [p for p in self.tree.nodes if p.startswith(prefix) and "/" not in p[len(prefix) :]]:
+            self.remove(child)
