@@ -1,0 +1,202 @@
+"""End to end on small archives built in the test: formats, layering, hostile input, report contract, CLI."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import stat
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from conftest import findings, tree_of
+from veracity.cli import main
+
+
+def _tar(path: Path, members: list[tuple], compress: str = "") -> Path:
+    with tarfile.open(path, "w:" + compress) as tf:
+        for m in members:
+            kind, name, *rest = m
+            info = tarfile.TarInfo(name)
+            info.mtime = 1700000000
+            if kind == "file":
+                data = rest[0]
+                info.size = len(data)
+                info.mode = rest[1] if len(rest) > 1 else 0o644
+                tf.addfile(info, io.BytesIO(data))
+                continue
+            if kind == "dir":
+                info.type = tarfile.DIRTYPE
+                info.mode = 0o755
+            elif kind == "symlink":
+                info.type, info.linkname = tarfile.SYMTYPE, rest[0]
+            elif kind == "hardlink":
+                info.type, info.linkname = tarfile.LNKTYPE, rest[0]
+            elif kind == "chardev":
+                info.type, info.devmajor, info.devminor = tarfile.CHRTYPE, 5, 1
+            tf.addfile(info)
+    return path
+
+
+ROOTFS = [
+    ("dir", "etc"),
+    ("file", "etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n"),
+    ("file", "etc/banner", b"welcome\n"),
+    ("file", "bin/busybox", b"\x7fELF" + b"\0" * 200, 0o4755),
+    ("symlink", "bin/sh", "busybox"),
+    ("hardlink", "bin/ls", "bin/busybox"),
+    ("symlink", "etc/resolv.conf", "/tmp/resolv.conf"),
+]
+
+
+def test_tar_gz_rootfs(run_scan, tmp_path):
+    report = run_scan(_tar(tmp_path / "rootfs.tar.gz", ROOTFS, "gz"))
+    assert report["target"]["kind"] == "archive"
+    files = tree_of(report)
+    assert files["/etc/passwd"]["mode"] == "0644"
+    assert files["/bin/busybox"]["mode"] == "4755"
+    assert files["/bin/sh"]["target"] == "busybox"
+    assert files["/etc/resolv.conf"]["target"] == "/tmp/resolv.conf"
+    assert files["/bin/ls"]["sha256"] == files["/bin/busybox"]["sha256"]
+    assert report["extraction"]["containers"][0]["format"] == "tar.gzip"
+    assert findings(report, category="code.malicious") == []
+
+
+def test_zip_with_symlink(run_scan, tmp_path):
+    path = tmp_path / "a.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("app/run.sh", "#!/bin/sh\necho hi\n")
+        link = zipfile.ZipInfo("app/current")
+        link.external_attr = (stat.S_IFLNK | 0o777) << 16
+        zf.writestr(link, "run.sh")
+    report = run_scan(path)
+    files = tree_of(report)
+    assert files["/app/current"]["target"] == "run.sh"
+    assert files["/app/run.sh"]["kind"] == "script"
+
+
+def test_cpio_newc(run_scan, tmp_path):
+    def entry(name: bytes, mode: int, data: bytes = b"") -> bytes:
+        fields = [1, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(name) + 1, 0]
+        hdr = b"070701" + b"".join(b"%08X" % f for f in fields) + name + b"\0"
+        hdr += b"\0" * ((-len(hdr)) % 4)
+        return hdr + data + b"\0" * ((-len(data)) % 4)
+
+    blob = entry(b"init", 0o100755, b"#!/bin/sh\nexec /bin/sh\n") + entry(b"dev/console", 0o020600)
+    blob += entry(b"TRAILER!!!", 0)
+    path = tmp_path / "initramfs.cpio"
+    path.write_bytes(blob)
+    report = run_scan(path)
+    assert tree_of(report)["/init"]["kind"] == "script"
+
+
+def test_docker_save_layers_and_whiteouts(run_scan, tmp_path):
+    layer1 = _tar(tmp_path / "l1.tar", [("file", "etc/passwd", b"root:x:0:0::/root:/bin/sh\n"),
+                                         ("file", "etc/banner", b"hello\n"),
+                                         ("file", "opt/app/old.conf", b"old\n")])
+    layer2 = _tar(tmp_path / "l2.tar", [("file", "etc/passwd", b"root:x:0:0::/root:/bin/sh\nsvc:x:0:0::/:/bin/sh\n"),
+                                         ("file", "etc/.wh.banner", b""),
+                                         ("file", "opt/app/.wh..wh..opq", b""),
+                                         ("file", "opt/app/new.conf", b"new\n")])
+    manifest = json.dumps([{"Config": "c.json", "RepoTags": ["x:1"], "Layers": ["l1/layer.tar", "l2/layer.tar"]}])
+    image = _tar(tmp_path / "image.tar", [("file", "manifest.json", manifest.encode()),
+                                           ("file", "c.json", b"{}"),
+                                           ("file", "l1/layer.tar", layer1.read_bytes()),
+                                           ("file", "l2/layer.tar", layer2.read_bytes())])
+    report = run_scan(image)
+    assert report["target"]["kind"] == "container-image"
+    files = tree_of(report)
+    assert "/etc/banner" not in files and "/opt/app/old.conf" not in files
+    assert "/opt/app/new.conf" in files
+    passwd = [f for f in report["files"] if f["path"] == "/etc/passwd"]
+    assert len(passwd) == 1 and passwd[0]["size"] == len(b"root:x:0:0::/root:/bin/sh\nsvc:x:0:0::/:/bin/sh\n")
+
+
+def test_hostile_tar_is_contained_and_reported(run_scan, tmp_path):
+    path = _tar(tmp_path / "evil.tar", [("file", "../../evil.sh", b"#!/bin/sh\nrm -rf /\n"),
+                                         ("symlink", "link", "/tmp"),
+                                         ("file", "link/pwned", b"x"),
+                                         ("hardlink", "shadow", "../../../etc/shadow"),
+                                         ("file", "ok.txt", b"fine")])
+    outside = list(tmp_path.parent.iterdir())
+    report = run_scan(path)
+    rules = sorted(f["rule"] for f in report["findings"])
+    assert "VER-UNP-101" in rules and "VER-UNP-103" in rules and "VER-UNP-102" in rules
+    assert "/ok.txt" in tree_of(report)
+    assert list(tmp_path.parent.iterdir()) == outside
+    assert not Path("/tmp/pwned").exists()
+
+
+def test_gzip_bomb_stops_at_ratio_limit(run_scan, tmp_path):
+    path = tmp_path / "bomb.gz"
+    with gzip.open(path, "wb", compresslevel=9) as fh:
+        block = b"\0" * (1 << 20)
+        for _ in range(64):
+            fh.write(block)
+    report = run_scan(path, max_ratio=20, ratio_floor=2 << 20)
+    hit = findings(report, rule="VER-UNP-002")
+    assert hit and "ratio" in hit[0]["evidence"]
+    assert report["extraction"]["bytes"] < 8 << 20
+
+
+def test_nesting_depth_limit(run_scan, tmp_path):
+    inner = tmp_path / "n0.tar"
+    _tar(inner, [("file", "deepest.txt", b"x" * 100)])
+    for i in range(1, 6):
+        outer = tmp_path / f"n{i}.tar"
+        _tar(outer, [("file", f"n{i - 1}.tar", inner.read_bytes())])
+        inner = outer
+    report = run_scan(inner, max_depth=3)
+    hit = findings(report, rule="VER-UNP-002")
+    assert hit and "depth" in hit[0]["evidence"]
+    assert report["extraction"]["depth"] == 3
+
+
+def test_garbage_and_empty_complete(run_scan, tmp_path):
+    garbage = tmp_path / "garbage.bin"
+    garbage.write_bytes(bytes((i * 7919 + 13) % 251 for i in range(200_000)))
+    report = run_scan(garbage)
+    assert findings(report, rule="VER-UNP-003")
+    empty = tmp_path / "empty.bin"
+    empty.write_bytes(b"")
+    report = run_scan(empty)
+    assert report["target"]["size"] == 0
+
+
+def test_directory_target_never_follows_links(run_scan, tmp_path):
+    root = tmp_path / "rootfs"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc/passwd").write_text("root:x:0:0::/root:/bin/sh\n")
+    os.symlink("/etc/shadow", root / "etc/shadow")
+    os.symlink("../../../../../../etc", root / "etc/up")
+    report = run_scan(root)
+    assert report["target"]["kind"] == "directory"
+    files = tree_of(report)
+    assert files["/etc/shadow"]["target"] == "/etc/shadow"
+    assert "/etc/up/passwd" not in files
+    assert [f["path"] for f in findings(report, rule="VER-UNP-102")] == ["/etc/up"]
+
+
+def test_report_is_deterministic(run_scan, tmp_path):
+    path = _tar(tmp_path / "rootfs.tar", ROOTFS)
+    a, b = run_scan(path), run_scan(path)
+    for r in (a, b):
+        r.pop("started_at"), r.pop("duration_s")
+    assert json.dumps(a) == json.dumps(b)
+
+
+def test_cli_exit_codes(tmp_path, capsys):
+    assert main(["scan", str(tmp_path / "missing")]) == 2
+    evil = _tar(tmp_path / "evil.tar", [("file", "../x", b"x")])
+    out = tmp_path / "r.json"
+    args = ["scan", str(evil), "--format", "json", "-o", str(out), "-q", "--no-cache"]
+    assert main(args) == 0
+    assert main([*args, "--fail-on", "high"]) == 1
+    assert json.loads(out.read_text())["findings"][0]["rule"] == "VER-UNP-101"
+    with pytest.raises(SystemExit) as exc:
+        main(["scan", str(evil), "--max-bytes", "lots"])
+    assert exc.value.code == 2
