@@ -62,8 +62,18 @@ class Chunk:
         return self.handler or "unknown"
 
 
+# Filesystems whose extractor reads the whole file anyway and whose chunk calculation in unblob is a slow
+# walk over every node: when the file starts with one, carving is skipped.
+_WHOLE_FILE = ((b"\x85\x19", "jffs2_new"), (b"\x19\x85", "jffs2_new"))
+
+
 def carve(path: Path) -> list[Chunk]:
     """Known chunks of the blob at ``path`` and the unknown gaps between them, in offset order."""
+    with path.open("rb") as fh:
+        head = fh.read(16)
+    for magic, name in _WHOLE_FILE:
+        if head.startswith(magic):
+            return [Chunk(0, path.stat().st_size, name)]
     from unblob.finder import search_chunks
     from unblob.models import File, PaddingChunk, TaskResult
     from unblob.processing import calculate_unknown_chunks, remove_inner_chunks
@@ -99,9 +109,9 @@ def _is_padding(file, start: int, end: int) -> bool:
 
 
 def _context():
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["veracity.unpack.unblobber", "unblob.handlers"])
-    return ctx
+    # fork: unblob is already imported here, so the child starts at once (a forkserver costs ~1 s per
+    # scan). The child only runs the extractor; it never touches the parent's console or locks.
+    return multiprocessing.get_context("fork")
 
 
 def _worker(handler_name: str, inpath: str, outdir: str, max_file: int, conn) -> None:
