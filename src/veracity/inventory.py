@@ -18,6 +18,7 @@ import sqlite3
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
+from functools import cache
 from pathlib import Path
 
 from .findings import Finding
@@ -98,17 +99,60 @@ class Item:
 
 @dataclass(slots=True)
 class Inventory:
+    """What the checks read: every tree, and every regular file with its facts. Checks never read files."""
+
     trees: list[Tree]
     items: list[Item] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     cache_hits: int = 0
     analysed: int = 0
+    _index: dict[tuple[int, str], Item] = field(default_factory=dict)
+
+    def add(self, item: Item) -> None:
+        self.items.append(item)
+        self._index[(id(item.tree), item.node.path)] = item
 
     def files(self) -> Iterator[Item]:
         return iter(self.items)
 
     def by_path(self, path: str) -> list[Item]:
-        return [i for i in self.items if i.node.path == path]
+        """Every file at ``path`` in any tree, symbolic links resolved inside each tree."""
+        out = []
+        for tree in self.trees:
+            item = self.item(tree, path)
+            if item is not None:
+                out.append(item)
+        return out
+
+    def item(self, tree: Tree, path: str) -> Item | None:
+        """The file at ``path`` of ``tree`` (links followed inside the tree only), or None."""
+        hit = self._index.get((id(tree), path))
+        if hit is not None:
+            return hit
+        node = tree.resolve(path)
+        if node is None or node.kind != "file":
+            return None
+        return self._index.get((id(tree), node.path))
+
+    def glob(self, pattern: str) -> Iterator[Item]:
+        """Files whose path matches a shell pattern (``*`` does not cross ``/``), in report order."""
+        rx = _glob_regex(pattern)
+        return (i for i in self.items if rx.match(i.node.path))
+
+
+@cache
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    out = []
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+            continue
+        out.append("[^/]*" if c == "*" else "[^/]" if c == "?" else re.escape(c))
+        i += 1
+    return re.compile("".join(out) + r"\Z")
 
 
 class Cache:
@@ -185,7 +229,7 @@ def build(trees: list[Tree], cache: Cache, progress: Callable[[int, int], None] 
         if node.sha256 != facts.sha256:
             node = replace(node, sha256=facts.sha256)
             tree.nodes[node.path] = node
-        inv.items.append(Item(tree, node, facts))
+        inv.add(Item(tree, node, facts))
     return inv
 
 

@@ -63,6 +63,7 @@ def build(
     endpoints: list[dict] | None = None,
     components: list[dict] | None = None,
     conformance: list[dict] | None = None,
+    checks: list[dict] | None = None,
 ) -> dict[str, Any]:
     sha, size = target_digest(target, unpacked, inventory)
     entries = [n for t in unpacked.trees for n in t.nodes.values() if n.path != "/"]
@@ -119,6 +120,7 @@ def build(
         "endpoints": endpoints or [],
         "components": components or [],
         "conformance": conformance or [],
+        "checks": checks or [],
         "files": files,
         "links": links,
         "summary": _summary(ordered),

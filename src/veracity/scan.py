@@ -14,6 +14,7 @@ from typing import Any
 from . import inventory as inventory_mod
 from . import report as report_mod
 from .checks import registry
+from .checks.base import NotApplicable
 from .findings import Finding
 from .limits import Limits
 from .unpack import rules
@@ -57,9 +58,22 @@ def scan(
         )
         findings: list[Finding] = [*unpacked.findings, *inv.findings]
         sections: dict[str, list[dict]] = {}
-        for check in registry.CHECKS:
+        ran: list[dict] = []
+        for check in registry.checks():
             say(f"check {check.ID}")
-            findings.extend(check.run(inv, sections))
+            try:
+                findings.extend(check.run(inv, sections))
+                ran.append({"id": check.ID, "status": "ran", "reason": None})
+            except NotApplicable as exc:
+                ran.append({"id": check.ID, "status": "not-applicable", "reason": str(exc)})
+            except Exception as exc:  # noqa: BLE001 - one broken check must not lose the others
+                findings.append(
+                    registry.CHECK_FAILED.finding(
+                        path=None, container=(target.name,), evidence=f"{check.ID}: {exc!r}", key=check.ID
+                    )
+                )
+                ran.append({"id": check.ID, "status": "failed", "reason": repr(exc)})
+        sections["checks"] = ran
         return report_mod.build(
             target=target,
             unpacked=unpacked,

@@ -1,4 +1,5 @@
-"""The one list of built-in checks and rules; outside checks join through the ``veracity.checks`` entry point."""
+"""The one list of built-in checks and of every rule. Order matters: later checks may read the report
+sections earlier ones filled (services read accounts, to say which credentials guard a service)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,24 @@ from collections.abc import Iterator
 from ..findings import Rule
 from ..unpack import rules as unpack_rules
 
+CHECK_FAILED = Rule(
+    "VER-CHK-001",
+    "analysis.incomplete",
+    "medium",
+    "A check could not complete",
+    "A check met an internal error; its part of the analysis is missing from this report.",
+)
+
+
+def checks() -> tuple:
+    return CHECKS
+
+
 CHECKS: tuple = ()
 
 
 def all_rules() -> Iterator[Rule]:
     yield from unpack_rules.ALL
-    for check in CHECKS:
+    yield CHECK_FAILED
+    for check in checks():
         yield from check.RULES

@@ -1,0 +1,30 @@
+"""What a check is. One concern per check, mostly data: rules with ids, categories, severities, standards
+and references, plus one method that turns the inventory into findings.
+
+A check that does not apply to a target (no /etc/passwd in a Python wheel) raises :class:`NotApplicable`
+with the reason; the report lists it as not assessed instead of silently returning nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import ClassVar, Protocol
+
+from ..findings import Finding, Rule
+from ..inventory import Inventory
+
+
+class NotApplicable(Exception):
+    """The check has nothing to look at in this target; the message says why."""
+
+
+class Check(Protocol):
+    ID: ClassVar[str]
+    """Short stable name, e.g. ``accounts``."""
+    TITLE: ClassVar[str]
+    RULES: ClassVar[tuple[Rule, ...]]
+
+    def run(self, inv: Inventory, sections: dict[str, list[dict]]) -> Iterable[Finding]:
+        """Findings for ``inv``. May fill report sections (``accounts``, ``services``, ...) in ``sections``;
+        later checks may read what earlier ones filled."""
+        ...
