@@ -882,6 +882,12 @@ class SquashFS:
             _ref=ref,
         )
 
+    def _listing_key(self, ino: _Inode) -> tuple[int, int] | None:
+        # empty directories share their position with the next listing
+        if ino.dsize <= (3 if self._sb.major >= 3 else 0):
+            return None
+        return (ino.dblock, ino.doff)
+
     def walk(self) -> Iterator[SqEntry]:
         """Every entry, depth first, parents before children, root ("/") first.
 
@@ -898,7 +904,9 @@ class SquashFS:
         if root.kind != "dir":
             raise SquashFSError(f"root inode 0x{root_ref:x} is a {root.kind}, not a dir")
         yield self._entry("/", (), root, root_ref)
-        seen = {root_ref, (root.dblock, root.doff)}
+        # Each directory inode, and each non-empty listing, is entered once:
+        # this defeats cycles and DAG blow-ups in hostile images.
+        seen = {root_ref, self._listing_key(root)}
         stack = [("", (), self._dir_entries(root))]
         produced = 1
         while stack:
@@ -926,7 +934,7 @@ class SquashFS:
             child_names = names + (name,)
             yield self._entry(path, child_names, ino, ref)
             if ino.kind == "dir":
-                key = (ino.dblock, ino.doff)
+                key = self._listing_key(ino)
                 if ref in seen or key in seen:
                     errors.append(
                         f"{path}: directory inode 0x{ref:x} already visited "
@@ -937,7 +945,8 @@ class SquashFS:
                     errors.append(f"{path}: directory nesting deeper than {_MAX_DEPTH}")
                     continue
                 seen.add(ref)
-                seen.add(key)
+                if key is not None:
+                    seen.add(key)
                 stack.append((path, child_names, self._dir_entries(ino)))
 
     def read(self, entry: SqEntry) -> Iterator[bytes]:
