@@ -22,6 +22,7 @@ from functools import cache
 from pathlib import Path
 
 from .findings import Finding
+from .patterns import PatternSet
 from .tree import Node, Tree
 from .unpack import native, rules
 
@@ -76,6 +77,14 @@ class FileFacts:
     strings: tuple[tuple[int, str], ...] = ()
     truncated: bool = False
     error: str | None = None
+    matches: tuple[tuple[str, int, int], ...] = ()
+    """(pattern id, start, end) of every check pattern that matched, from the one Hyperscan pass."""
+    capped: tuple[str, ...] = ()
+    """Pattern ids that matched more often than the per-file cap."""
+
+    def matched(self, prefix: str) -> list[tuple[str, int, int]]:
+        """Matches of the patterns whose id starts with ``prefix``."""
+        return [m for m in self.matches if m[0].startswith(prefix)]
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -87,6 +96,8 @@ class FileFacts:
         if elf is not None:
             elf = ElfFacts(**{k: tuple(v) if isinstance(v, list) else v for k, v in elf.items()})
         d["strings"] = tuple((o, s) for o, s in d["strings"])
+        d["matches"] = tuple((i, a, b) for i, a, b in d.get("matches", ()))
+        d["capped"] = tuple(d.get("capped", ()))
         return cls(elf=elf, **d)
 
 
@@ -156,10 +167,11 @@ def _glob_regex(pattern: str) -> re.Pattern[str]:
 
 
 class Cache:
-    """Facts by (sha256, inventory version) in one SQLite file; None path = no cache."""
+    """Facts by (sha256, inventory version, pattern set) in one SQLite file; None path = no cache."""
 
     def __init__(self, path: Path | None):
         self.db: sqlite3.Connection | None = None
+        self.salt = INVENTORY_VERSION
         if path is None:
             return
         try:
@@ -173,7 +185,7 @@ class Cache:
     def get(self, sha256: str) -> FileFacts | None:
         if self.db is None:
             return None
-        row = self.db.execute("SELECT value FROM facts WHERE key = ?", (f"{INVENTORY_VERSION}:{sha256}",)).fetchone()
+        row = self.db.execute("SELECT value FROM facts WHERE key = ?", (f"{self.salt}:{sha256}",)).fetchone()
         if row is None:
             return None
         try:
@@ -187,7 +199,7 @@ class Cache:
         value = zlib.compress(facts.to_json().encode(), 1)
         try:
             self.db.execute(
-                "INSERT OR REPLACE INTO facts VALUES (?, ?)", (f"{INVENTORY_VERSION}:{facts.sha256}", value)
+                "INSERT OR REPLACE INTO facts VALUES (?, ?)", (f"{self.salt}:{facts.sha256}", value)
             )
         except sqlite3.Error:
             pass
@@ -205,7 +217,14 @@ def default_cache_path() -> Path:
     return Path(base) / "veracity" / "inventory.sqlite"
 
 
-def build(trees: list[Tree], cache: Cache, progress: Callable[[int, int], None] | None = None) -> Inventory:
+def build(
+    trees: list[Tree],
+    cache: Cache,
+    progress: Callable[[int, int], None] | None = None,
+    patterns: PatternSet | None = None,
+) -> Inventory:
+    patterns = patterns or PatternSet(())
+    cache.salt = f"{INVENTORY_VERSION}:{patterns.digest}"
     inv = Inventory(trees)
     memo: dict[str, FileFacts] = {}
     todo = [(tree, node) for tree in trees for node in tree.nodes.values() if node.kind == "file" and node.disk_path]
@@ -213,7 +232,7 @@ def build(trees: list[Tree], cache: Cache, progress: Callable[[int, int], None] 
     for n, (tree, node) in enumerate(todo):
         if progress and n % 64 == 0:
             progress(n, len(todo))
-        facts = _facts_for(node, cache, memo, inv)
+        facts = _facts_for(node, cache, memo, inv, patterns)
         if facts.error:
             inv.findings.append(
                 rules.UNREADABLE.finding(path=node.path, container=tree.container, evidence=facts.error)
@@ -233,7 +252,7 @@ def build(trees: list[Tree], cache: Cache, progress: Callable[[int, int], None] 
     return inv
 
 
-def _facts_for(node: Node, cache: Cache, memo: dict[str, FileFacts], inv: Inventory) -> FileFacts:
+def _facts_for(node: Node, cache: Cache, memo: dict[str, FileFacts], inv: Inventory, patterns: PatternSet) -> FileFacts:
     # Files written by our own extractors already carry their hash: no need to read them to find a hit.
     if node.sha256 and node.sha256 in memo:
         inv.cache_hits += 1
@@ -260,7 +279,7 @@ def _facts_for(node: Node, cache: Cache, memo: dict[str, FileFacts], inv: Invent
                     inv.cache_hits += 1
                     memo[sha] = cached
                     return cached
-                facts = analyse(data, sha)
+                facts = analyse(data, sha, patterns)
     except (OSError, ValueError) as exc:
         return FileFacts(node.sha256 or "", node.size, "data", error=f"cannot read: {exc}")
     finally:
@@ -271,15 +290,18 @@ def _facts_for(node: Node, cache: Cache, memo: dict[str, FileFacts], inv: Invent
     return facts
 
 
-def analyse(data: bytes | mmap.mmap, sha: str) -> FileFacts:
-    """Facts of one file's content. Pure: same bytes, same facts."""
+def analyse(data: bytes | mmap.mmap, sha: str, patterns: PatternSet | None = None) -> FileFacts:
+    """Facts of one file's content. Pure: same bytes (and pattern set), same facts."""
     size = len(data)
     head = data[:4096]
     scan = memoryview(data)[:SCAN_LIMIT] if size > SCAN_LIMIT else data
     truncated = size > SCAN_LIMIT
+    matches, capped = patterns.scan(scan) if patterns is not None else ((), ())
     if head.startswith(b"\x7fELF"):
         elf, detail, error = _elf(data)
-        return FileFacts(sha, size, "elf", detail, None, elf, None, _strings(scan), truncated, error)
+        return FileFacts(
+            sha, size, "elf", detail, None, elf, None, _strings(scan), truncated, error, matches, capped
+        )
     if _PRIVATE_KEY.search(head) or (size < 65536 and _PRIVATE_KEY.search(data)) or head.startswith(_DROPBEAR_KEY):
         kind = "private-key"
     elif _CERT in head:
@@ -300,7 +322,7 @@ def analyse(data: bytes | mmap.mmap, sha: str) -> FileFacts:
     else:
         strings = _strings(scan)
     detail = f"script ({interpreter})" if interpreter else kind
-    return FileFacts(sha, size, kind, detail, interpreter, None, text, strings, truncated)
+    return FileFacts(sha, size, kind, detail, interpreter, None, text, strings, truncated, None, matches, capped)
 
 
 def _is_text(head: bytes) -> bool:

@@ -54,7 +54,7 @@ def scan(
             )
         say("reading files")
         inv = inventory_mod.build(
-            unpacked.trees, cache, lambda n, total: say(f"reading files {n}/{total}")
+            unpacked.trees, cache, lambda n, total: say(f"reading files {n}/{total}"), registry.patterns()
         )
         findings: list[Finding] = [*unpacked.findings, *inv.findings]
         sections: dict[str, list[dict]] = {}

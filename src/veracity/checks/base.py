@@ -12,6 +12,7 @@ from typing import ClassVar, Protocol
 
 from ..findings import Finding, Rule
 from ..inventory import Inventory
+from ..patterns import Pattern
 
 
 class NotApplicable(Exception):
@@ -23,6 +24,8 @@ class Check(Protocol):
     """Short stable name, e.g. ``accounts``."""
     TITLE: ClassVar[str]
     RULES: ClassVar[tuple[Rule, ...]]
+    PATTERNS: ClassVar[tuple[Pattern, ...]]
+    """Byte patterns matched over every file in the inventory's one pass (``FileFacts.matches``); may be ()."""
 
     def run(self, inv: Inventory, sections: dict[str, list[dict]]) -> Iterable[Finding]:
         """Findings for ``inv``. May fill report sections (``accounts``, ``services``, ...) in ``sections``;

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..findings import Rule
+from ..patterns import PatternSet
 from ..unpack import rules as unpack_rules
 
 CHECK_FAILED = Rule(
@@ -22,6 +23,11 @@ def checks() -> tuple:
 
 
 CHECKS: tuple = ()
+
+
+def patterns() -> PatternSet:
+    """The union of every check's patterns, compiled once per scan by the inventory."""
+    return PatternSet(p for check in checks() for p in getattr(check, "PATTERNS", ()))
 
 
 def all_rules() -> Iterator[Rule]:

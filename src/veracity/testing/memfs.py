@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ..inventory import Cache, Inventory, build
+from ..patterns import PatternSet
 from ..limits import Budget, Limits, RatioGuard
 from ..tree import Tree
 from ..unpack.writer import TreeWriter
@@ -20,6 +21,7 @@ def inventory_from(
     dirs: tuple[str, ...] = (),
     container: tuple[str, ...] = ("test.img", "squashfs@0x0"),
     fmt: str = "squashfs",
+    patterns: PatternSet | None = None,
 ) -> Inventory:
     """An inventory of one tree holding ``files`` (path -> content), ``links`` (path -> target) and
     ``dirs``; ``modes`` sets permission bits (default 0644, 0755 for content starting with ``#!`` or ELF)."""
@@ -34,4 +36,4 @@ def inventory_from(
         w.file(path, [data], (modes or {}).get(path, default))
     for path, target in sorted((links or {}).items()):
         w.symlink(path, target)
-    return build([tree], Cache(None))
+    return build([tree], Cache(None), patterns=patterns)

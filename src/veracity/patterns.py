@@ -1,0 +1,92 @@
+"""Every literal/regex rule of every check in one Hyperscan database, matched in one pass per file.
+
+Checks declare ``PATTERNS`` (a tuple of :class:`Pattern`); the inventory compiles the union once per
+scan and records, for each file, which pattern matched where. Adding a rule costs no extra pass over the
+data. Matches are capped per pattern and file (``MAX_PER_PATTERN``) so a pattern that fires on every
+line of a big binary cannot flood memory; the cap is recorded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+MAX_PER_PATTERN = 32
+
+
+@dataclass(frozen=True, slots=True)
+class Pattern:
+    id: str
+    """Unique across all checks, e.g. ``VER-BKD-003/user-agent``."""
+    regex: bytes
+    """Hyperscan syntax (a PCRE subset: no back-references, no look-around)."""
+    caseless: bool = False
+    multiline: bool = False
+    first_only: bool = False
+    """Report only the first match in a file, and no start offset (fastest: Hyperscan SINGLEMATCH)."""
+
+
+@dataclass(slots=True)
+class _Hits:
+    out: list[tuple[str, int, int]] = field(default_factory=list)
+    counts: dict[int, int] = field(default_factory=dict)
+    capped: set[str] = field(default_factory=set)
+
+
+class PatternSet:
+    def __init__(self, patterns: Iterable[Pattern]):
+        self.patterns: tuple[Pattern, ...] = tuple(sorted(patterns, key=lambda p: p.id))
+        ids = [p.id for p in self.patterns]
+        if len(set(ids)) != len(ids):
+            dupes = sorted({i for i in ids if ids.count(i) > 1})
+            raise ValueError(f"duplicate pattern ids: {dupes}")
+        h = hashlib.sha256()
+        for p in self.patterns:
+            h.update(repr(p).encode())
+        self.digest = h.hexdigest()[:16]
+        self._scanner = None
+        self._hits = _Hits()
+
+    def __len__(self) -> int:
+        return len(self.patterns)
+
+    def _build(self):
+        import pyperscan as ps
+
+        compiled = []
+        for index, p in enumerate(self.patterns):
+            flags = [ps.Flag.DOTALL]
+            flags.append(ps.Flag.SINGLEMATCH if p.first_only else ps.Flag.SOM_LEFTMOST)
+            if p.caseless:
+                flags.append(ps.Flag.CASELESS)
+            if p.multiline:
+                flags.append(ps.Flag.MULTILINE)
+            compiled.append(ps.Pattern(p.regex, *flags, tag=index))
+        db = ps.BlockDatabase(*compiled)
+        return db.build(self._hits, _on_match)
+
+    def scan(self, data) -> tuple[tuple[tuple[str, int, int], ...], tuple[str, ...]]:
+        """(pattern id, start, end) of every match, in offset order, and the ids that hit the cap."""
+        if not self.patterns or not len(data):
+            return (), ()
+        if self._scanner is None:
+            self._scanner = self._build()
+        hits = self._hits
+        hits.out, hits.counts, hits.capped = [], {}, set()
+        self._scanner.scan(data)
+        out = sorted((self.patterns[i].id, s, e) for i, s, e in hits.out)
+        out.sort(key=lambda m: (m[1], m[2], m[0]))
+        return tuple(out), tuple(sorted(self.patterns[i].id for i in hits.capped))
+
+
+def _on_match(hits: _Hits, tag: int, start: int, end: int):
+    import pyperscan as ps
+
+    n = hits.counts.get(tag, 0)
+    if n < MAX_PER_PATTERN:
+        hits.counts[tag] = n + 1
+        hits.out.append((tag, start, end))
+    else:
+        hits.capped.add(tag)
+    return ps.Scan.Continue

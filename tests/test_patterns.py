@@ -1,0 +1,34 @@
+from veracity.patterns import MAX_PER_PATTERN, Pattern, PatternSet
+from veracity.testing.memfs import inventory_from
+
+
+def test_one_pass_reports_every_pattern_with_offsets():
+    ps = PatternSet([Pattern("A/ua", b"xmlset_roodkcableoj28840ybtide"), Pattern("B/nc", rb"nc\s+-l\S*\s.*-e\s+/bin/sh")])
+    data = b"junk nc -lp 4444 -e /bin/sh ... xmlset_roodkcableoj28840ybtide"
+    matches, capped = ps.scan(data)
+    assert [(m[0], data[m[1]:m[2]]) for m in matches] == [
+        ("B/nc", b"nc -lp 4444 -e /bin/sh"), ("A/ua", b"xmlset_roodkcableoj28840ybtide")]
+    assert capped == ()
+    assert ps.scan(b"nothing here") == ((), ())
+
+
+def test_cap_per_pattern():
+    ps = PatternSet([Pattern("X/a", b"abc")])
+    matches, capped = ps.scan(b"abc " * 1000)
+    assert len(matches) == MAX_PER_PATTERN and capped == ("X/a",)
+
+
+def test_duplicate_ids_rejected():
+    import pytest
+
+    with pytest.raises(ValueError):
+        PatternSet([Pattern("X", b"a"), Pattern("X", b"b")])
+
+
+def test_inventory_records_matches(tmp_path):
+    ps = PatternSet([Pattern("T/telnet", rb"telnetd\s+-l\s*/bin/sh", caseless=True)])
+    inv = inventory_from({"/etc/init.d/rcS": "#!/bin/sh\ntelnetd -l /bin/sh\n", "/etc/hosts": "127.0.0.1 localhost\n"},
+                         tmp_path, patterns=ps)
+    rcs = inv.by_path("/etc/init.d/rcS")[0].facts
+    assert [m[0] for m in rcs.matches] == ["T/telnet"] and rcs.matched("T/") == list(rcs.matches)
+    assert inv.by_path("/etc/hosts")[0].facts.matches == ()
