@@ -92,6 +92,16 @@ def build(
         ),
         key=lambda d: (d["container"], d["path"]),
     )
+    specials = sorted(
+        (
+            {"path": n.path, "container": list(t.container), "kind": n.kind, "rdev": list(n.rdev) if n.rdev else None,
+             "mode": f"{n.mode:04o}"}
+            for t in unpacked.trees
+            for n in t.nodes.values()
+            if n.kind not in ("file", "dir", "symlink")
+        ),
+        key=lambda d: (d["container"], d["path"]),
+    )
     unique = {}
     for f in findings:
         unique.setdefault((f.fingerprint, f.rule), f)
@@ -123,6 +133,7 @@ def build(
         "checks": checks or [],
         "files": files,
         "links": links,
+        "specials": specials,
         "summary": _summary(ordered),
     }
 
