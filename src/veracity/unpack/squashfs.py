@@ -802,9 +802,10 @@ class SquashFS:
 
     def _dir_entries(self, ino: _Inode) -> Iterator[tuple[bytes, int]]:
         """(name, inode reference) for each entry of a directory, as stored."""
-        # The stored size counts 3 extra bytes (for "." and ".."); a header is
-        # larger than 3 bytes, so the loop below stops before them anyway.
-        remaining = ino.dsize - 3 if self._sb.major >= 3 else ino.dsize
+        # v4 (and, it seems, v3) sizes count 3 extra bytes for "." and "..",
+        # v2 sizes don't.  A header is longer than 3 bytes, so parsing stops
+        # before such slack anyway; only v4's is subtracted for strictness.
+        remaining = ino.dsize - 3 if self._sb.major == 4 else ino.dsize
         if remaining <= 0:
             return
         pos = self._dir_start + ino.dblock
