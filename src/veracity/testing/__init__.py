@@ -1,0 +1,1 @@
+"""Test helpers for veracity: builders of firmware images made on this machine from Debian tools."""
