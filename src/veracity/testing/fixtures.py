@@ -32,6 +32,7 @@ import io
 import json
 import lzma
 import os
+import re
 import shutil
 import stat
 import struct
@@ -48,10 +49,10 @@ __all__ = [
     "DEVICES",
     "EPOCH",
     "FORMATS",
-    "FixtureBuildError",
     "HOSTILE",
     "LAYER2",
     "PACKAGE_FORMATS",
+    "FixtureBuildError",
     "build",
     "build_hostile",
     "build_large_rootfs",
@@ -654,7 +655,9 @@ def build_rootfs(dest: Path) -> Path:
 
     # Web root and scripts.
     _write(dest / "www/index.html", _INDEX_HTML)
-    _write(dest / "www/cgi-bin/login.cgi", "#!/bin/sh\necho 'Content-Type: text/plain'\necho\necho OK\n", 0o755)
+    _write(
+        dest / "www/cgi-bin/login.cgi", "#!/bin/sh\necho 'Content-Type: text/plain'\necho\necho OK\n", 0o755
+    )
     _write(dest / "usr/share/udhcpc/default.script", _UDHCPC_SCRIPT, 0o755)
 
     # Incompressible calibration data, larger than a squashfs block.
@@ -734,7 +737,7 @@ def manifest(rootfs: Path) -> dict[str, dict]:
 
 
 class _Entry:
-    __slots__ = ("path", "kind", "mode", "data", "target", "major", "minor", "mtime")
+    __slots__ = ("data", "kind", "major", "minor", "mode", "mtime", "path", "target")
 
     def __init__(self, path, kind, mode, data=b"", target="", major=0, minor=0, mtime=EPOCH):
         self.path = path  # relative POSIX path, no leading "/"
@@ -1027,7 +1030,11 @@ def _fix_ubifs(image: Path) -> None:
         length = struct.unpack_from("<I", data, pos + 16)[0]
         node_type = data[pos + 20]
         end = pos + length
-        if length < 24 or end > len(data) or struct.unpack_from("<I", data, pos + 4)[0] != _ubifs_crc(data[pos:end]):
+        if (
+            length < 24
+            or end > len(data)
+            or struct.unpack_from("<I", data, pos + 4)[0] != _ubifs_crc(data[pos:end])
+        ):
             pos += 4
             continue
         if node_type == 0 and length >= 92:  # inode node: atime, ctime, mtime (sec, then nsec)
@@ -1058,7 +1065,9 @@ def _build_ubi(work: Path, out: Path, cache_dir: Path | None) -> Path:
         f"image={ubifs}\n"
         "vol_id=0\nvol_type=dynamic\nvol_name=rootfs\nvol_alignment=1\nvol_flags=autoresize\n"
     )
-    _run(["ubinize", "-o", str(out), "-m", "2048", "-p", "128KiB", "-s", "2048", "-Q", "1234567890", str(ini)])
+    _run(
+        ["ubinize", "-o", str(out), "-m", "2048", "-p", "128KiB", "-s", "2048", "-Q", "1234567890", str(ini)]
+    )
     return out
 
 
@@ -1141,7 +1150,24 @@ def _build_zip(work: Path, out: Path, cache_dir: Path | None) -> Path:
 def _build_7z(work: Path, out: Path, cache_dir: Path | None) -> Path:
     root = _rootfs_in(work)
     names = sorted(os.listdir(root))
-    _run(["7z", "a", "-t7z", "-m0=lzma2", "-mx=5", "-mmt=1", "-mtc=off", "-mta=off", "-bd", "-y", str(out), "--", *names], cwd=root)
+    _run(
+        [
+            "7z",
+            "a",
+            "-t7z",
+            "-m0=lzma2",
+            "-mx=5",
+            "-mmt=1",
+            "-mtc=off",
+            "-mta=off",
+            "-bd",
+            "-y",
+            str(out),
+            "--",
+            *names,
+        ],
+        cwd=root,
+    )
     return out
 
 
@@ -1383,7 +1409,9 @@ def _build_docker_save(work: Path, out: Path, cache_dir: Path | None) -> Path:
         files[f"{layer_id}/layer.tar"] = layer
         layer_paths.append(f"{layer_id}/layer.tar")
         parent = layer_id
-    files["manifest.json"] = _json([{"Config": config_name, "RepoTags": ["vendor/vr2000-rootfs:1.2.3"], "Layers": layer_paths}])
+    files["manifest.json"] = _json(
+        [{"Config": config_name, "RepoTags": ["vendor/vr2000-rootfs:1.2.3"], "Layers": layer_paths}]
+    )
     files["repositories"] = _json({"vendor/vr2000-rootfs": {"1.2.3": parent}})
     out.write_bytes(_outer_tar(files))
     return out
@@ -1505,7 +1533,10 @@ def _build_sdist(work: Path, out: Path, cache_dir: Path | None) -> Path:
         "vendor_agent/__init__.py": _PY_INIT.encode(),
         "vendor_agent/client.py": _PY_CLIENT.encode(),
     }
-    entries = {top: _Entry(top, "dir", 0o755), f"{top}/vendor_agent": _Entry(f"{top}/vendor_agent", "dir", 0o755)}
+    entries = {
+        top: _Entry(top, "dir", 0o755),
+        f"{top}/vendor_agent": _Entry(f"{top}/vendor_agent", "dir", 0o755),
+    }
     for name, data in files.items():
         p = f"{top}/{name}"
         entries[p] = _Entry(p, "file", 0o644, data=data)
@@ -1535,9 +1566,7 @@ def _build_npm(work: Path, out: Path, cache_dir: Path | None) -> Path:
         "package/index.js": index_js.encode(),
         "package/README.md": b"# vendor-agent\n",
     }
-    entries = [
-        _Entry(p, "file", 0o644, data=d, mtime=_NPM_EPOCH) for p, d in sorted(files.items())
-    ]
+    entries = [_Entry(p, "file", 0o644, data=d, mtime=_NPM_EPOCH) for p, d in sorted(files.items())]
     out.write_bytes(_gzip(_tar_bytes(entries, fmt=tarfile.USTAR_FORMAT)))
     return out
 
@@ -1694,13 +1723,23 @@ def _h_zip_bomb(work: Path, out: Path, cache_dir) -> Path:
     dosdate = ((2020 - 1980) << 9) | (1 << 5) | 1
     zip64 = struct.pack("<HHQQ", 0x0001, 16, _BOMB_SIZE, comp_size)
     local = struct.pack(
-        "<IHHHHHIIIHH", 0x04034B50, 45, 0, 8, dostime, dosdate, crc, 0xFFFFFFFF, 0xFFFFFFFF, len(name), len(zip64)
+        "<IHHHHHIIIHH",
+        0x04034B50,
+        45,
+        0,
+        8,
+        dostime,
+        dosdate,
+        crc,
+        0xFFFFFFFF,
+        0xFFFFFFFF,
+        len(name),
+        len(zip64),
     )
     with open(out, "wb") as f:
         f.write(local + name + zip64)
         f.write(head)
-        for _ in range(repeats):
-            f.write(chunk)
+        f.writelines(chunk for _ in range(repeats))
         f.write(tail)
         cd_off = f.tell()
         central = struct.pack(
@@ -1728,8 +1767,7 @@ def _h_gzip_bomb(work: Path, out: Path, cache_dir) -> Path:
     with open(out, "wb") as f:
         f.write(b"\x1f\x8b\x08\x00" + struct.pack("<I", 0) + b"\x02\x03")
         f.write(head)
-        for _ in range(repeats):
-            f.write(chunk)
+        f.writelines(chunk for _ in range(repeats))
         f.write(tail)
         f.write(struct.pack("<II", crc, total & 0xFFFFFFFF))
     return out
@@ -1822,16 +1860,22 @@ _NEEDS: dict[str, tuple[str, ...]] = {
     "truncated-jffs2": ("mkfs.jffs2",),
 }
 
-_NO_ROOTFS = frozenset(PACKAGE_FORMATS) | frozenset(HOSTILE) - {"truncated-squashfs", "corrupted-squashfs", "truncated-jffs2"}
+_NO_ROOTFS = frozenset(PACKAGE_FORMATS) | frozenset(HOSTILE) - {
+    "truncated-squashfs",
+    "corrupted-squashfs",
+    "truncated-jffs2",
+}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _squashfs_compressors() -> frozenset[str]:
     exe = _which("mksquashfs")
     if exe is None:
         return frozenset()
     try:
-        proc = subprocess.run([exe, "-help"], capture_output=True, timeout=30, stdin=subprocess.DEVNULL, check=False)
+        proc = subprocess.run(
+            [exe, "-help"], capture_output=True, timeout=30, stdin=subprocess.DEVNULL, check=False
+        )
     except (OSError, subprocess.TimeoutExpired):
         return frozenset()
     text = (proc.stdout + proc.stderr).decode(errors="replace")
@@ -1889,7 +1933,7 @@ def _cache_root(cache_dir: Path | None) -> Path:
     return root
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _source_hash() -> str:
     return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
 
@@ -1926,7 +1970,16 @@ def _cached(kind: str, name: str, filename: str, builder, cache_dir: Path | None
             produced = builder(work, outdir / filename, cache_dir)
             final_dir.mkdir(exist_ok=True)
             os.replace(produced, final)
+        _prune(root, name, final_dir)
     return final
+
+
+def _prune(root: Path, name: str, keep: Path) -> None:
+    """Drop the builds of ``name`` made by other versions of this file (or other host binaries)."""
+    pattern = re.compile(re.escape(name) + r"-[0-9a-f]{16}")
+    for sibling in root.glob(f"{name}-*"):
+        if sibling != keep and pattern.fullmatch(sibling.name) and sibling.is_dir():
+            shutil.rmtree(sibling, ignore_errors=True)
 
 
 def build(fmt: str, cache_dir: Path | None = None) -> Path:
@@ -1969,7 +2022,7 @@ _LARGE_SOURCES = (
     "/usr/lib",
     "/usr/share",
 )
-_LARGE_MAX_FILE = 32 * 2**20
+_LARGE_MAX_FILE = 4 * 2**20
 
 
 def _walk_sorted(top: str) -> Iterator[tuple[str, os.stat_result]]:
@@ -1995,7 +2048,7 @@ def build_large_rootfs(dest: Path, min_bytes: int = 100 * 2**20) -> Path:
     Files are taken round-robin from a fixed list of system directories, each
     walked in sorted order, so the selection is deterministic on a given
     machine.  Only regular files and symlinks are copied (unreadable ones and
-    files over 32 MiB are skipped); everything is stamped with :data:`EPOCH`.
+    files over 4 MiB are skipped); everything is stamped with :data:`EPOCH`.
     """
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
