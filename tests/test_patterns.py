@@ -32,3 +32,22 @@ def test_inventory_records_matches(tmp_path):
     rcs = inv.by_path("/etc/init.d/rcS")[0].facts
     assert [m[0] for m in rcs.matches] == ["T/telnet"] and rcs.matched("T/") == list(rcs.matches)
     assert inv.by_path("/etc/hosts")[0].facts.matches == ()
+
+
+def test_strings_on_demand_from_data_ranges(tmp_path):
+    blob = b"\x00\x01" * 10 + b"http://update.vendor.example/fw.bin" + b"\xff" * 3 + b"abc" + b"\x00" + b"admin123"
+    inv = inventory_from({"/usr/bin/blob.dat": blob}, tmp_path)
+    item = inv.by_path("/usr/bin/blob.dat")[0]
+    assert item.facts.kind == "data" and item.facts.string_ranges == ((0, len(blob)),)
+    assert inv.strings(item) == ((20, "http://update.vendor.example/fw.bin"), (len(blob) - 8, "admin123"))
+
+
+def test_elf_strings_come_from_read_only_data(tmp_path):
+    import shutil
+
+    busybox = shutil.which("busybox") or "/bin/ls"
+    inv = inventory_from({"/bin/tool": open(busybox, "rb").read()}, tmp_path)
+    item = inv.by_path("/bin/tool")[0]
+    assert item.facts.kind == "elf" and item.facts.string_ranges
+    texts = [s for _, s in inv.strings(item)]
+    assert any("usage" in t.lower() or "Usage" in t for t in texts)

@@ -2,7 +2,8 @@
 
 For each regular file of every unpacked tree: sha256, kind (ELF with its arch, script with its
 interpreter, text, key/certificate material, archive, data), ELF facts through lief (validated, since
-lief does not raise on garbage), the text of text files and the printable strings of binaries, ready for
+lief does not raise on garbage), the text of text files, the ranges of binaries where strings live, and the
+matches of every check pattern (one Hyperscan pass), ready for
 the checks. Facts depend only on content, so they are cached by sha256: identical files in one image,
 a second scan and a fleet of versions cost one analysis.
 """
@@ -32,6 +33,9 @@ TEXT_LIMIT = 4 * 2**20
 SCAN_LIMIT = 64 * 2**20
 """Strings are taken from at most this many bytes of one file."""
 MIN_STRING = 5
+DATA_STRINGS_LIMIT = 2**20
+"""Strings of non-ELF binary data come from its first MiB; patterns still see every byte (up to SCAN_LIMIT)."""
+_STRING_SECTIONS = (".rodata", ".data", ".data.rel.ro", ".dynstr", ".comment")
 
 _STRINGS = re.compile(rb"[\x20-\x7e\t]{%d,}" % MIN_STRING)
 _PRIVATE_KEY = re.compile(rb"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----")
@@ -74,7 +78,11 @@ class FileFacts:
     interpreter: str | None = None
     elf: ElfFacts | None = None
     text: str | None = None
-    strings: tuple[tuple[int, str], ...] = ()
+    string_ranges: tuple[tuple[int, int], ...] = ()
+    """(offset, length) of the parts of a binary whose printable strings checks may want: read-only data
+    sections of an ELF, the first MiB of other binary data. Strings are extracted on demand
+    (``Inventory.strings``): patterns already saw every byte, and extracting strings eagerly from every
+    binary costs more than the rest of the inventory together."""
     truncated: bool = False
     error: str | None = None
     matches: tuple[tuple[str, int, int], ...] = ()
@@ -95,7 +103,7 @@ class FileFacts:
         elf = d.pop("elf")
         if elf is not None:
             elf = ElfFacts(**{k: tuple(v) if isinstance(v, list) else v for k, v in elf.items()})
-        d["strings"] = tuple((o, s) for o, s in d["strings"])
+        d["string_ranges"] = tuple((o, n) for o, n in d["string_ranges"])
         d["matches"] = tuple((i, a, b) for i, a, b in d.get("matches", ()))
         d["capped"] = tuple(d.get("capped", ()))
         return cls(elf=elf, **d)
@@ -118,6 +126,7 @@ class Inventory:
     cache_hits: int = 0
     analysed: int = 0
     _index: dict[tuple[int, str], Item] = field(default_factory=dict)
+    _strings: dict[str, tuple[tuple[int, str], ...]] = field(default_factory=dict)
 
     def add(self, item: Item) -> None:
         self.items.append(item)
@@ -144,6 +153,28 @@ class Inventory:
         if node is None or node.kind != "file":
             return None
         return self._index.get((id(tree), node.path))
+
+    def strings(self, item: Item) -> tuple[tuple[int, str], ...]:
+        """Printable strings (offset, text) of a binary's ``string_ranges``, extracted on first request and
+        kept by content hash. Text files have ``facts.text`` instead."""
+        facts = item.facts
+        hit = self._strings.get(facts.sha256)
+        if hit is not None:
+            return hit
+        out: tuple[tuple[int, str], ...] = ()
+        if facts.string_ranges and item.node.disk_path:
+            try:
+                fd = os.open(item.node.disk_path, os.O_RDONLY | os.O_NOFOLLOW)
+            except OSError:
+                return ()
+            try:
+                if os.fstat(fd).st_size:
+                    with mmap.mmap(fd, 0, access=mmap.ACCESS_READ) as data:
+                        out = strings_in(data, facts.string_ranges)
+            finally:
+                os.close(fd)
+        self._strings[facts.sha256] = out
+        return out
 
     def glob(self, pattern: str) -> Iterator[Item]:
         """Files whose path matches a shell pattern (``*`` does not cross ``/``), in report order."""
@@ -241,7 +272,7 @@ def build(
             inv.findings.append(
                 rules.UNREADABLE.finding(
                     path=node.path, container=tree.container,
-                    evidence=f"{facts.size} bytes; strings taken from the first {SCAN_LIMIT} bytes only",
+                    evidence=f"{facts.size} bytes; patterns matched over the first {SCAN_LIMIT} bytes only",
                     key="truncated",
                 )
             )
@@ -273,12 +304,15 @@ def _facts_for(node: Node, cache: Cache, memo: dict[str, FileFacts], inv: Invent
             facts = FileFacts(hashlib.sha256(b"").hexdigest(), 0, "empty")
         else:
             with mmap.mmap(fd, 0, access=mmap.ACCESS_READ) as data:
-                sha = hashlib.sha256(data).hexdigest()
-                cached = memo.get(sha) or cache.get(sha)
-                if cached is not None:
-                    inv.cache_hits += 1
-                    memo[sha] = cached
-                    return cached
+                if node.sha256:  # hashed while it was written, and already looked up above
+                    sha = node.sha256
+                else:
+                    sha = hashlib.sha256(data).hexdigest()
+                    cached = memo.get(sha) or cache.get(sha)
+                    if cached is not None:
+                        inv.cache_hits += 1
+                        memo[sha] = cached
+                        return cached
                 facts = analyse(data, sha, patterns)
     except (OSError, ValueError) as exc:
         return FileFacts(node.sha256 or "", node.size, "data", error=f"cannot read: {exc}")
@@ -298,9 +332,9 @@ def analyse(data: bytes | mmap.mmap, sha: str, patterns: PatternSet | None = Non
     truncated = size > SCAN_LIMIT
     matches, capped = patterns.scan(scan) if patterns is not None else ((), ())
     if head.startswith(b"\x7fELF"):
-        elf, detail, error = _elf(data)
+        elf, detail, error, ranges = _elf(data)
         return FileFacts(
-            sha, size, "elf", detail, None, elf, None, _strings(scan), truncated, error, matches, capped
+            sha, size, "elf", detail, None, elf, None, tuple(ranges), truncated, error, matches, capped
         )
     if _PRIVATE_KEY.search(head) or (size < 65536 and _PRIVATE_KEY.search(data)) or head.startswith(_DROPBEAR_KEY):
         kind = "private-key"
@@ -316,13 +350,13 @@ def analyse(data: bytes | mmap.mmap, sha: str, patterns: PatternSet | None = Non
         kind = "data"
     interpreter = _shebang(head) if head.startswith(b"#!") else None
     text = None
-    strings: tuple[tuple[int, str], ...] = ()
+    ranges: tuple[tuple[int, int], ...] = ()
     if kind in ("script", "text", "private-key", "certificate") and size <= TEXT_LIMIT and b"\x00" not in head:
         text = bytes(data).decode("utf-8", "surrogateescape")
     else:
-        strings = _strings(scan)
+        ranges = ((0, min(size, DATA_STRINGS_LIMIT)),)
     detail = f"script ({interpreter})" if interpreter else kind
-    return FileFacts(sha, size, kind, detail, interpreter, None, text, strings, truncated, None, matches, capped)
+    return FileFacts(sha, size, kind, detail, interpreter, None, text, ranges, truncated, None, matches, capped)
 
 
 def _is_text(head: bytes) -> bool:
@@ -351,18 +385,27 @@ def _shebang(head: bytes) -> str | None:
     return prog
 
 
-def _strings(data) -> tuple[tuple[int, str], ...]:
-    return tuple((m.start(), m.group().decode("ascii")) for m in _STRINGS.finditer(data))
+def strings_in(data, ranges) -> tuple[tuple[int, str], ...]:
+    """(offset, text) of printable ASCII runs of at least MIN_STRING bytes within ``ranges`` of ``data``."""
+    out: list[tuple[int, str]] = []
+    for start, length in ranges:
+        view = memoryview(data)[start : start + length]
+        out.extend((start + m.start(), m.group().decode("ascii")) for m in _STRINGS.finditer(view))
+    return tuple(out)
 
 
 # -- ELF ----------------------------------------------------------------------------------------------------
 
 
-def _elf(data) -> tuple[ElfFacts | None, str, str | None]:
-    """ELF facts; the identification bytes are checked first, lief's answers are sanity-checked after."""
+def _elf(data) -> tuple[ElfFacts | None, str, str | None, list[tuple[int, int]]]:
+    """ELF facts, and the file ranges strings are taken from (read-only data sections; the whole file
+    when the sections cannot be trusted). The identification bytes are checked first, lief's answers are
+    sanity-checked after."""
+    size = len(data)
+    whole = [(0, min(size, SCAN_LIMIT))]
     head = bytes(data[:64])
     if len(head) < 52 or head[4] not in (1, 2) or head[5] not in (1, 2):
-        return None, "ELF (malformed header)", "ELF header malformed"
+        return None, "ELF (malformed header)", "ELF header malformed", whole
     bits = 32 if head[4] == 1 else 64
     endian = "little" if head[5] == 1 else "big"
     order = "little" if endian == "little" else "big"
@@ -377,9 +420,17 @@ def _elf(data) -> tuple[ElfFacts | None, str, str | None]:
         lief.logging.disable()
         binary = lief.ELF.parse(bytes(data) if not isinstance(data, bytes) else data)
     except Exception as exc:  # noqa: BLE001 - lief raises arbitrary errors on hostile input
-        return basic, detail, f"ELF could not be parsed: {exc}"
+        return basic, detail, f"ELF could not be parsed: {exc}", whole
     if binary is None or int(binary.header.machine_type.value) != e_machine:
-        return basic, detail, "ELF could not be parsed"
+        return basic, detail, "ELF could not be parsed", whole
+    ranges = []
+    for section in binary.sections:
+        if section.name.startswith(_STRING_SECTIONS) and section.type != lief.ELF.Section.TYPE.NOBITS:
+            off, length = int(section.file_offset), int(section.size)
+            if 0 <= off < size and length > 0:
+                ranges.append((off, min(length, size - off)))
+    if not ranges:  # stripped of section headers (common in firmware): take every byte
+        ranges = whole
     try:
         dyn_names = [s.name for s in binary.dynamic_symbols if s.name]
         imports = tuple(sorted({s.name for s in binary.imported_symbols if s.name}))
@@ -409,12 +460,12 @@ def _elf(data) -> tuple[ElfFacts | None, str, str | None]:
             imports=imports[:2000],
         )
     except Exception as exc:  # noqa: BLE001
-        return basic, detail, f"ELF facts incomplete: {exc}"
+        return basic, detail, f"ELF facts incomplete: {exc}", ranges
     if facts.interpreter and ("\x00" in facts.interpreter or len(facts.interpreter) > 256):
         facts = replace(facts, interpreter=None)
     if facts.type == "shared-object" and facts.pie and facts.interpreter:
         detail = f"ELF {bits}-bit {'LSB' if endian == 'little' else 'MSB'} {arch} pie-executable"
-    return facts, detail, None
+    return facts, detail, None, sorted(ranges)
 
 
 def _bind_now(binary, lief) -> bool:
