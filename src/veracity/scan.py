@@ -32,7 +32,7 @@ def scan(
     """Scan ``target`` and return the report (a JSON-ready dict). Never raises for a bad target."""
     limits = limits or Limits()
     say = progress or (lambda _m: None)
-    started_at = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    started_at = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     t0 = time.monotonic()
     if workdir is not None:
         workdir.mkdir(parents=True, exist_ok=True)
