@@ -13,6 +13,13 @@ makes one of the :data:`HOSTILE` attack files.  Results are cached under
 a hash of this file, the name, and the identity of the host binaries copied
 into the tree, so any change rebuilds.
 
+The Debian packages needed (the project's CI installs them)::
+
+    apt-get install -y squashfs-tools mtd-utils genext2fs e2fsprogs u-boot-tools \
+        util-linux-extra busybox-static dropbear-bin p7zip-full
+
+:func:`tool_missing` names what is missing for a format, so tests can skip.
+
 Only the standard library is used.  Debian tools are run through
 :func:`subprocess.run` with argument lists (never a shell) and timeouts.
 Builds are deterministic (fixed timestamps, sorted entries, fixed UUIDs)
@@ -1082,7 +1089,11 @@ def _tree_bytes(root: Path) -> int:
 
 
 def _debugfs_fix_times(image: Path, root: Path, devices: bool) -> None:
-    """Set atime, ctime and mtime of every inode to :data:`EPOCH` (the packers copy ctime from the host)."""
+    """Set atime, ctime, mtime of every inode to :data:`EPOCH` and its owner to root.
+
+    The packers copy ctime (and the owner) from the host tree, which no
+    ``utime`` can fix; debugfs rewrites the inodes and their checksums.
+    """
     paths = ["/", *manifest(root)]
     if devices:
         paths += list(DEVICES)
@@ -1090,6 +1101,7 @@ def _debugfs_fix_times(image: Path, root: Path, devices: bool) -> None:
     for p in sorted(set(paths)):
         for field in ("atime", "ctime", "mtime"):
             cmds.append(f'sif "{p}" {field} {EPOCH:#x}')
+        cmds += [f'sif "{p}" uid 0', f'sif "{p}" gid 0']  # mke2fs -d copies the host owner
     script = image.with_name(image.name + ".debugfs")
     script.write_text("\n".join(cmds) + "\n")
     _run(["debugfs", "-w", "-f", str(script), str(image)])
@@ -1241,6 +1253,9 @@ def _bootloader(kernel_off: int, kernel_len: int, rootfs_off: int, rootfs_len: i
 
 def write_firmware_concat(dest: Path, cache_dir: Path | None = None) -> dict[str, tuple[int, int]]:
     """Write a flash dump to ``dest``: bootloader, uImage kernel, squashfs-xz rootfs, 0xff padding.
+
+    The kernel starts at 64 KiB, the rootfs at the next 64 KiB boundary after
+    it (0xff between), and the image ends on a 64 KiB boundary.
 
     Returns the layout: part name -> (offset, length) for "bootloader",
     "kernel" (the uImage, header included) and "rootfs" (the squashfs).
@@ -1983,7 +1998,16 @@ def _prune(root: Path, name: str, keep: Path) -> None:
 
 
 def build(fmt: str, cache_dir: Path | None = None) -> Path:
-    """The image of :func:`build_rootfs` in format ``fmt`` (see :data:`FORMATS`); cached."""
+    """The image of :func:`build_rootfs` in format ``fmt`` (see :data:`FORMATS`); cached.
+
+    Every format but the packages (wheel, sdist, npm) holds the whole tree;
+    docker-save and oci hold it as layer 1, with :data:`LAYER2` on top (see
+    :func:`merged_rootfs`); uimage, trx, firmware-concat and nested wrap the
+    squashfs-xz image.  Known differences from the tree, by nature of the
+    format: device nodes only in :func:`formats_with_devices`; zip, 7z and
+    cramfs store the hard link as a second copy; ext4 adds ``/lost+found``.
+    Raises :class:`FixtureBuildError` when a tool is missing or fails.
+    """
     if fmt not in _BUILDERS:
         raise ValueError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
     missing = tool_missing(fmt)
