@@ -63,17 +63,18 @@ def assert_preorder(entries: list[SqEntry], names_sorted: bool = True) -> None:
     for i, entry in enumerate(entries[1:], 1):
         parent = entry.path.rsplit("/", 1)[0] or "/"
         assert index[parent] < i, entry.path
-        assert entry.path == "/" + "/".join(
-            n.decode("utf-8", "surrogateescape") for n in entry.names_raw
-        )
+        assert entry.path == "/" + "/".join(n.decode("utf-8", "surrogateescape") for n in entry.names_raw)
     for i, entry in enumerate(entries):
         if entry.kind != "dir":
             continue
         prefix = entry.path.rstrip("/") + "/"
         inside = [j for j, p in enumerate(paths) if p.startswith(prefix) and j != i]
         assert inside == list(range(i + 1, i + 1 + len(inside))), entry.path
-        children = [e.names_raw[-1] for e in entries if len(e.names_raw) == len(entry.names_raw) + 1
-                    and e.path.startswith(prefix)]
+        children = [
+            e.names_raw[-1]
+            for e in entries
+            if len(e.names_raw) == len(entry.names_raw) + 1 and e.path.startswith(prefix)
+        ]
         if names_sorted:
             assert children == sorted(children), entry.path
 
@@ -85,8 +86,8 @@ def assert_preorder(entries: list[SqEntry], names_sorted: bool = True) -> None:
 def _available_compressors() -> set[str]:
     if MKSQUASHFS is None:
         return set()
-    out = subprocess.run([MKSQUASHFS, "-help"], capture_output=True, text=True).stdout
-    out += subprocess.run([MKSQUASHFS, "-help"], capture_output=True, text=True).stderr
+    proc = subprocess.run([MKSQUASHFS, "-help"], capture_output=True, text=True, check=False)
+    out = proc.stdout + proc.stderr
     found = set()
     section = out.split("Compressors available", 1)[-1]
     for line in section.splitlines()[1:12]:
@@ -169,12 +170,22 @@ def expected_tree(root: Path) -> dict[str, dict]:
             path = "/" if rel == b"." else "/" + rel.decode("utf-8", "surrogateescape")
             st = os.lstat(full)
             kind = {
-                stat.S_IFREG: "file", stat.S_IFDIR: "dir", stat.S_IFLNK: "symlink",
-                stat.S_IFIFO: "fifo", stat.S_IFSOCK: "socket",
+                stat.S_IFREG: "file",
+                stat.S_IFDIR: "dir",
+                stat.S_IFLNK: "symlink",
+                stat.S_IFIFO: "fifo",
+                stat.S_IFSOCK: "socket",
             }[stat.S_IFMT(st.st_mode)]
-            info = {"kind": kind, "mode": st.st_mode & 0o7777, "uid": st.st_uid,
-                    "gid": st.st_gid, "mtime": int(st.st_mtime), "size": 0,
-                    "target": None, "ino": st.st_ino}
+            info = {
+                "kind": kind,
+                "mode": st.st_mode & 0o7777,
+                "uid": st.st_uid,
+                "gid": st.st_gid,
+                "mtime": int(st.st_mtime),
+                "size": 0,
+                "target": None,
+                "ino": st.st_ino,
+            }
             if kind == "file":
                 info["size"] = st.st_size
                 with open(full, "rb") as fh:
@@ -199,7 +210,7 @@ def mksquashfs(src: Path, out: Path, *args: str) -> bytes:
     for path, _k, _m, _u, _g, _r, spec in PSEUDO:
         cmd += ["-p", f"{path} {spec}"]
     cmd += list(args)
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         pytest.fail(f"mksquashfs failed: {proc.stderr or proc.stdout}")
     return out.read_bytes()
@@ -294,8 +305,9 @@ def test_mksquashfs_layouts(args, source_tree, tmp_path):
 
 @needs_mksquashfs
 def test_mksquashfs_forced_ids_offset_and_mmap(source_tree, tmp_path):
-    data = mksquashfs(source_tree, tmp_path / "img.sqfs", "-b", str(BS),
-                      "-force-uid", "4321", "-force-gid", "8765")
+    data = mksquashfs(
+        source_tree, tmp_path / "img.sqfs", "-b", str(BS), "-force-uid", "4321", "-force-gid", "8765"
+    )
     blob = tmp_path / "blob"
     pad = b"\xff" * 1234
     blob.write_bytes(pad + data + b"\x00" * 500)
@@ -337,7 +349,7 @@ class Node:
     data: bytes = b""
     target: bytes = b""
     rdev: tuple[int, int] = (0, 0)
-    children: dict[bytes, "Node"] = field(default_factory=dict)
+    children: dict[bytes, Node] = field(default_factory=dict)
     loop_to_root: bool = False  # directory entry pointing back at "/"
 
 
@@ -366,8 +378,15 @@ def compress(codec: str, raw: bytes) -> bytes:
     raise ValueError(codec)
 
 
-def build_image(version: int, endian: str, root: Node, *, codec: str = "zlib",
-                check_flag: bool = False, compress_dirs: bool = True) -> bytes:
+def build_image(
+    version: int,
+    endian: str,
+    root: Node,
+    *,
+    codec: str = "zlib",
+    check_flag: bool = False,
+    compress_dirs: bool = True,
+) -> bytes:
     """Write a SquashFS image.  Inode table metadata is stored uncompressed so
     that inode references are known before it is written; the directory table
     is compressed with `codec` when compress_dirs is set."""
@@ -446,13 +465,37 @@ def build_image(version: int, endian: str, root: Node, *, codec: str = "zlib",
     def inode_size(node: Node) -> int:
         nblocks = len(file_info[id(node)][1]) if node.kind == "file" else 0
         if version == 4:
-            return 16 + {"dir": 16, "file": 16 + 4 * nblocks, "symlink": 8 + len(node.target),
-                         "chardev": 8, "blockdev": 8, "fifo": 4, "socket": 4}[node.kind]
+            return (
+                16
+                + {
+                    "dir": 16,
+                    "file": 16 + 4 * nblocks,
+                    "symlink": 8 + len(node.target),
+                    "chardev": 8,
+                    "blockdev": 8,
+                    "fifo": 4,
+                    "socket": 4,
+                }[node.kind]
+            )
         if version == 3:
-            return {"dir": 28, "file": 32 + 4 * nblocks, "symlink": 18 + len(node.target),
-                    "chardev": 18, "blockdev": 18, "fifo": 16, "socket": 16}[node.kind]
-        return {"dir": 15, "file": 24 + 4 * nblocks, "symlink": 6 + len(node.target),
-                "chardev": 6, "blockdev": 6, "fifo": 4, "socket": 4}[node.kind]
+            return {
+                "dir": 28,
+                "file": 32 + 4 * nblocks,
+                "symlink": 18 + len(node.target),
+                "chardev": 18,
+                "blockdev": 18,
+                "fifo": 16,
+                "socket": 16,
+            }[node.kind]
+        return {
+            "dir": 15,
+            "file": 24 + 4 * nblocks,
+            "symlink": 6 + len(node.target),
+            "chardev": 6,
+            "blockdev": 6,
+            "fifo": 4,
+            "socket": 4,
+        }[node.kind]
 
     inode_off: dict[int, int] = {}
     pos = 0
@@ -496,8 +539,9 @@ def build_image(version: int, endian: str, root: Node, *, codec: str = "zlib",
                 if version == 4:
                     dir_payload += struct.pack(e + "HhHH", off, delta, t, len(name) - 1)
                 elif version == 3:
-                    dir_payload += pack_bits(5, big, [(0, 13, off), (13, 3, t), (16, 8, len(name) - 1),
-                                                      (24, 16, delta)])
+                    dir_payload += pack_bits(
+                        5, big, [(0, 13, off), (13, 3, t), (16, 8, len(name) - 1), (24, 16, delta)]
+                    )
                 else:
                     dir_payload += pack_bits(3, big, [(0, 13, off), (13, 3, t), (16, 8, len(name) - 1)])
                 dir_payload += name
@@ -537,14 +581,26 @@ def build_image(version: int, endian: str, root: Node, *, codec: str = "zlib",
             else:
                 rec += struct.pack(e + "I", 1)
         elif version == 3:
-            base = [(0, 4, t), (4, 12, node.mode), (16, 8, uidx), (24, 8, gidx),
-                    (32, 32, node.mtime), (64, 32, num)]
+            base = [
+                (0, 4, t),
+                (4, 12, node.mode),
+                (16, 8, uidx),
+                (24, 8, gidx),
+                (32, 32, node.mtime),
+                (64, 32, num),
+            ]
             if node.kind == "dir":
-                rec = pack_bits(28, big, base + [(96, 32, 2), (128, 19, dsize), (147, 13, doff),
-                                                 (160, 32, dblock), (192, 32, 0)])
+                rec = pack_bits(
+                    28,
+                    big,
+                    base + [(96, 32, 2), (128, 19, dsize), (147, 13, doff), (160, 32, dblock), (192, 32, 0)],
+                )
             elif node.kind == "file":
-                rec = pack_bits(32, big, base + [(96, 64, start), (160, 32, frag), (192, 32, foff),
-                                                 (224, 32, len(node.data))])
+                rec = pack_bits(
+                    32,
+                    big,
+                    base + [(96, 64, start), (160, 32, frag), (192, 32, foff), (224, 32, len(node.data))],
+                )
                 rec += struct.pack(f"{e}{len(words)}I", *words)
             elif node.kind == "symlink":
                 rec = pack_bits(18, big, base + [(96, 32, 1), (128, 16, len(node.target))])
@@ -556,12 +612,22 @@ def build_image(version: int, endian: str, root: Node, *, codec: str = "zlib",
         else:
             base = [(0, 4, t), (4, 12, node.mode), (16, 8, uidx), (24, 8, gidx)]
             if node.kind == "dir":
-                rec = pack_bits(15, big, base + [(32, 19, dsize), (51, 13, doff),
-                                                 (64, 32, node.mtime), (96, 24, dblock)])
+                rec = pack_bits(
+                    15, big, base + [(32, 19, dsize), (51, 13, doff), (64, 32, node.mtime), (96, 24, dblock)]
+                )
             elif node.kind == "file":
-                rec = pack_bits(24, big, base + [(32, 32, node.mtime), (64, 32, start),
-                                                 (96, 32, frag), (128, 32, foff),
-                                                 (160, 32, len(node.data))])
+                rec = pack_bits(
+                    24,
+                    big,
+                    base
+                    + [
+                        (32, 32, node.mtime),
+                        (64, 32, start),
+                        (96, 32, frag),
+                        (128, 32, foff),
+                        (160, 32, len(node.data)),
+                    ],
+                )
                 rec += struct.pack(f"{e}{len(words)}I", *words)
             elif node.kind == "symlink":
                 rec = pack_bits(6, big, base + [(32, 16, len(node.target))]) + node.target
@@ -581,8 +647,9 @@ def build_image(version: int, endian: str, root: Node, *, codec: str = "zlib",
     nfrags = 1 if frag_entry else 0
     if frag_entry:
         fstart, fsize = frag_entry
-        entry = (struct.pack(e + "II", fstart, fsize) if version == 2
-                 else struct.pack(e + "QII", fstart, fsize, 0))
+        entry = (
+            struct.pack(e + "II", fstart, fsize) if version == 2 else struct.pack(e + "QII", fstart, fsize, 0)
+        )
         frag_meta_pos = len(image)
         image += meta_blocks(entry, False)[0]
     fragment_table_start = len(image)
@@ -605,20 +672,63 @@ def build_image(version: int, endian: str, root: Node, *, codec: str = "zlib",
     magic = b"sqsh" if big else b"hsqs"
     block_log = BS.bit_length() - 1
     if version == 4:
-        sb = struct.pack(e + "IIIIIHHHHHHQQQQQQQQ", 0, len(order), 1_600_000_000, BS, nfrags,
-                         1, block_log, 0, len(ids), 4, 0, root_inode, bytes_used,
-                         id_table_start, 0xFFFFFFFFFFFFFFFF, inode_table_start,
-                         directory_table_start, fragment_table_start, 0xFFFFFFFFFFFFFFFF)
+        sb = struct.pack(
+            e + "IIIIIHHHHHHQQQQQQQQ",
+            0,
+            len(order),
+            1_600_000_000,
+            BS,
+            nfrags,
+            1,
+            block_log,
+            0,
+            len(ids),
+            4,
+            0,
+            root_inode,
+            bytes_used,
+            id_table_start,
+            0xFFFFFFFFFFFFFFFF,
+            inode_table_start,
+            directory_table_start,
+            fragment_table_start,
+            0xFFFFFFFFFFFFFFFF,
+        )
     else:
         flags = 0x04 if check_flag else 0
-        sb = struct.pack(e + "IIIIIIIHHHHBBBIQIII", 0, len(order), bytes_used, uid_start,
-                         guid_start, inode_table_start, directory_table_start, version,
-                         0 if version == 2 else 1, BS, block_log, flags, len(ids), len(ids),
-                         1_600_000_000, root_inode, BS, nfrags, fragment_table_start)
+        sb = struct.pack(
+            e + "IIIIIIIHHHHBBBIQIII",
+            0,
+            len(order),
+            bytes_used,
+            uid_start,
+            guid_start,
+            inode_table_start,
+            directory_table_start,
+            version,
+            0 if version == 2 else 1,
+            BS,
+            block_log,
+            flags,
+            len(ids),
+            len(ids),
+            1_600_000_000,
+            root_inode,
+            BS,
+            nfrags,
+            fragment_table_start,
+        )
         if version == 3:
-            sb += struct.pack(e + "QQQQQQQ", bytes_used, uid_start, guid_start,
-                              inode_table_start, directory_table_start,
-                              fragment_table_start, 0xFFFFFFFFFFFFFFFF)
+            sb += struct.pack(
+                e + "QQQQQQQ",
+                bytes_used,
+                uid_start,
+                guid_start,
+                inode_table_start,
+                directory_table_start,
+                fragment_table_start,
+                0xFFFFFFFFFFFFFFFF,
+            )
     image[: len(sb)] = sb
     image[:4] = magic
     return bytes(image)
@@ -681,14 +791,16 @@ SYNTH = [
 ]
 
 
-@pytest.mark.parametrize("version,endian,codec,check", SYNTH,
-                         ids=[f"v{v}-{e}-{c}{'-check' if k else ''}" for v, e, c, k in SYNTH])
+@pytest.mark.parametrize(
+    "version,endian,codec,check", SYNTH, ids=[f"v{v}-{e}-{c}{'-check' if k else ''}" for v, e, c, k in SYNTH]
+)
 def test_synthetic_images(version, endian, codec, check):
     tree = sample_tree()
     data = build_image(version, endian, tree, codec=codec, check_flag=check)
     assert probe(data) == (version, 0 if version != 3 else 1, endian)
     fs = SquashFS(data)
     assert fs.version[0] == version and fs.endian == endian
+    assert fs.compression == ("gzip" if codec == "zlib" else "lzma")
     entries, contents, failures = full_scan(fs)
     assert fs.errors == [] and failures == {}
     assert_preorder(entries)
@@ -698,7 +810,14 @@ def test_synthetic_images(version, endian, codec, check):
     for path, (kind, mode, uid, gid, size, target, rdev, content) in exp.items():
         e = got[path]
         assert (e.kind, e.mode, e.uid, e.gid, e.size, e.target, e.rdev) == (
-            kind, mode, uid, gid, size, target, rdev), path
+            kind,
+            mode,
+            uid,
+            gid,
+            size,
+            target,
+            rdev,
+        ), path
         if kind == "file":
             assert contents[path] == content, path
     assert len({e.inode for e in entries}) == len(entries)
@@ -708,18 +827,23 @@ def test_synthetic_images(version, endian, codec, check):
     assert got["/bin/busybox"].mode == 0o4755
 
 
-def test_directory_cycle_is_cut():
+@pytest.mark.parametrize("where", ["etc", "root"])
+def test_directory_cycle_is_cut(where):
     tree = sample_tree()
-    tree.children[b"etc"].loop_to_root = True
+    looping = tree.children[b"etc"] if where == "etc" else tree  # root: contains itself
+    looping.loop_to_root = True
+    loop_path = "/etc/zz-loop" if where == "etc" else "/zz-loop"
     for version in (2, 3, 4):
-        fs = SquashFS(build_image(version, "little", tree))
-        t0 = time.monotonic()
-        entries = list(fs.walk())
-        assert time.monotonic() - t0 < 1
-        paths = [e.path for e in entries]
-        assert "/etc/zz-loop" in paths
-        assert not any(p.startswith("/etc/zz-loop/") for p in paths)
-        assert any("already visited" in m for m in fs.errors)
+        for endian in ("little", "big"):
+            fs = SquashFS(build_image(version, endian, tree))
+            t0 = time.monotonic()
+            entries = list(fs.walk())
+            assert time.monotonic() - t0 < 1
+            paths = [e.path for e in entries]
+            assert loop_path in paths
+            assert not any(p.startswith(loop_path + "/") for p in paths)
+            assert len(paths) == len(set(paths))
+            assert any("already visited" in m for m in fs.errors)
 
 
 # --------------------------------------------------------------------------
@@ -735,7 +859,7 @@ def survive(data: bytes, offset: int = 0) -> tuple[str, list[str]]:
     try:
         fs = SquashFS(data, offset)
         try:
-            entries, _contents, failures = full_scan(fs)
+            _entries, _contents, failures = full_scan(fs)
             errors = list(fs.errors) + list(failures.values())
         except SquashFSError as exc:
             outcome = f"raised: {exc}"
@@ -898,6 +1022,8 @@ def test_corpus_broadcom_v2_big_endian_lzma():
     assert probe(data) == (2, 0, "big")
     fs = SquashFS(data)
     assert fs.bytes_used == len(data) == 2587654 and fs.block_size == 65536
+    # metadata is stored uncompressed here: found from the first data block
+    assert fs.compression == "lzma" and fs.compression_variant == "lzma-props"
     entries, contents, failures = full_scan(fs)
     assert fs.errors == [] and failures == {}
     assert fs.compression == "lzma" and fs.compression_variant == "lzma-props"
@@ -917,7 +1043,9 @@ def test_corpus_broadcom_v2_big_endian_lzma():
     busybox = contents["/bin/busybox"]
     assert busybox[:4] == b"\x7fELF" and len(busybox) == 224756
     assert sha(busybox) == "a891b4b65721232d12b384488e695f3f432d7ac24773c15d03bec75656c46b51"
-    assert sha(contents["/lib/libc.so.0"]) == "bbecba705c8ca1a33844e2462767fe6d33676064e69669031ff291978a5f0e1b"
+    assert (
+        sha(contents["/lib/libc.so.0"]) == "bbecba705c8ca1a33844e2462767fe6d33676064e69669031ff291978a5f0e1b"
+    )
     assert contents["/etc/inittab"].decode("ascii").startswith("::sysinit:")
     assert sum(len(c) for c in contents.values()) == 7775096
 

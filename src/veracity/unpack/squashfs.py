@@ -31,8 +31,8 @@ import lzma
 import struct
 import zlib
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 try:  # optional codecs: a missing one only makes such images unreadable
     import lz4.block as _lz4_block
@@ -47,7 +47,7 @@ try:
 except ImportError:  # pragma: no cover
     _lzo = None
 
-__all__ = ["SquashFSError", "SqEntry", "SquashFS", "probe"]
+__all__ = ["SqEntry", "SquashFS", "SquashFSError", "probe"]
 
 METADATA_SIZE = 8192
 INVALID_FRAG = 0xFFFFFFFF
@@ -270,9 +270,7 @@ def _lzma_raw(src, props: int, dict_size: int, out_max: int) -> bytes | None:
     try:
         dec = lzma.LZMADecompressor(
             format=lzma.FORMAT_RAW,
-            filters=[
-                {"id": lzma.FILTER_LZMA1, "lc": lc, "lp": lp, "pb": pb, "dict_size": dict_size}
-            ],
+            filters=[{"id": lzma.FILTER_LZMA1, "lc": lc, "lp": lp, "pb": pb, "dict_size": dict_size}],
         )
         out = dec.decompress(src, out_max)
     except (lzma.LZMAError, ValueError, MemoryError):
@@ -309,9 +307,7 @@ class _Codec:
                 if out is not None:
                     self.variant = variant
                     return out
-            raise SquashFSError(
-                f"cannot decompress {where} with zlib or any known LZMA variant"
-            )
+            raise SquashFSError(f"cannot decompress {where} with zlib or any known LZMA variant")
         out = self._try(self.declared, src, limit, expect)
         if out is None:
             raise SquashFSError(f"cannot decompress {where} ({self.declared})")
@@ -386,28 +382,42 @@ class _Codec:
     @staticmethod
     def _dict(declared: int, limit: int) -> int:
         # Blocks are compressed independently, so no match distance can reach
-        # past the block itself: a dictionary of the block size is enough and
-        # keeps a hostile header from asking for a huge allocation.
-        size = max(4096, limit)
-        if 4096 <= declared < size:
-            size = declared
-        return size
+        # past the block itself: a dictionary of the output limit is always
+        # enough, whatever the header declares, and a hostile header cannot
+        # ask for a huge allocation.
+        del declared
+        return max(4096, limit)
 
 
 # --------------------------------------------------------------------------
 # bitfield layouts of v2/v3 structures: name -> (bit position, width)
 
-_V3_BASE = (("type", 0, 4), ("mode", 4, 12), ("uid", 16, 8), ("gid", 24, 8),
-            ("mtime", 32, 32), ("number", 64, 32))
+_V3_BASE = (
+    ("type", 0, 4),
+    ("mode", 4, 12),
+    ("uid", 16, 8),
+    ("gid", 24, 8),
+    ("mtime", 32, 32),
+    ("number", 64, 32),
+)
 _V3_INODES = {
-    1: (28, (("nlink", 96, 32), ("dsize", 128, 19), ("doff", 147, 13),
-             ("dblock", 160, 32), ("parent", 192, 32))),
-    8: (31, (("nlink", 96, 32), ("dsize", 128, 27), ("doff", 155, 13),
-             ("dblock", 168, 32), ("icount", 200, 16), ("parent", 216, 32))),
-    2: (32, (("start", 96, 64), ("frag", 160, 32), ("foff", 192, 32),
-             ("size", 224, 32))),
-    9: (40, (("nlink", 96, 32), ("start", 128, 64), ("frag", 192, 32),
-             ("foff", 224, 32), ("size", 256, 64))),
+    1: (
+        28,
+        (("nlink", 96, 32), ("dsize", 128, 19), ("doff", 147, 13), ("dblock", 160, 32), ("parent", 192, 32)),
+    ),
+    8: (
+        31,
+        (
+            ("nlink", 96, 32),
+            ("dsize", 128, 27),
+            ("doff", 155, 13),
+            ("dblock", 168, 32),
+            ("icount", 200, 16),
+            ("parent", 216, 32),
+        ),
+    ),
+    2: (32, (("start", 96, 64), ("frag", 160, 32), ("foff", 192, 32), ("size", 224, 32))),
+    9: (40, (("nlink", 96, 32), ("start", 128, 64), ("frag", 192, 32), ("foff", 224, 32), ("size", 256, 64))),
     3: (18, (("nlink", 96, 32), ("tsize", 128, 16))),
     4: (18, (("nlink", 96, 32), ("rdev", 128, 16))),
     5: (18, (("nlink", 96, 32), ("rdev", 128, 16))),
@@ -416,12 +426,12 @@ _V3_INODES = {
 }
 _V2_BASE = (("type", 0, 4), ("mode", 4, 12), ("uid", 16, 8), ("gid", 24, 8))
 _V2_INODES = {
-    1: (15, (("dsize", 32, 19), ("doff", 51, 13), ("mtime", 64, 32),
-             ("dblock", 96, 24))),
-    8: (18, (("dsize", 32, 27), ("doff", 59, 13), ("mtime", 72, 32),
-             ("dblock", 104, 24), ("icount", 128, 16))),
-    2: (24, (("mtime", 32, 32), ("start", 64, 32), ("frag", 96, 32),
-             ("foff", 128, 32), ("size", 160, 32))),
+    1: (15, (("dsize", 32, 19), ("doff", 51, 13), ("mtime", 64, 32), ("dblock", 96, 24))),
+    8: (
+        18,
+        (("dsize", 32, 27), ("doff", 59, 13), ("mtime", 72, 32), ("dblock", 104, 24), ("icount", 128, 16)),
+    ),
+    2: (24, (("mtime", 32, 32), ("start", 64, 32), ("frag", 96, 32), ("foff", 128, 32), ("size", 160, 32))),
     3: (6, (("tsize", 32, 16),)),
     4: (6, (("rdev", 32, 16),)),
     5: (6, (("rdev", 32, 16),)),
@@ -449,9 +459,23 @@ def _bits(buf: bytes, big: bool, fields) -> dict[str, int]:
 
 class _Inode:
     __slots__ = (
-        "type", "kind", "mode", "uid", "gid", "mtime", "number", "size",
-        "target", "rdev", "start", "frag", "foff", "blist", "dblock", "doff",
+        "blist",
+        "dblock",
+        "doff",
         "dsize",
+        "foff",
+        "frag",
+        "gid",
+        "kind",
+        "mode",
+        "mtime",
+        "number",
+        "rdev",
+        "size",
+        "start",
+        "target",
+        "type",
+        "uid",
     )
 
     def __init__(self) -> None:
@@ -468,9 +492,9 @@ class _Inode:
 class _Cursor:
     """Sequential reader over a chain of metadata blocks."""
 
-    __slots__ = ("_fs", "_limit", "pos", "off", "_buf", "_next")
+    __slots__ = ("_buf", "_fs", "_limit", "_next", "off", "pos")
 
-    def __init__(self, fs: "SquashFS", pos: int, off: int, limit: int):
+    def __init__(self, fs: SquashFS, pos: int, off: int, limit: int):
         self._fs = fs
         self._limit = limit
         self.pos = pos
@@ -515,9 +539,7 @@ class SquashFS:
     def __init__(self, data, offset: int = 0):
         sb = _parse_superblock(data, offset)
         if sb.major not in (2, 3, 4):
-            raise SquashFSError(
-                f"unsupported SquashFS version {sb.major}.{sb.minor} at offset 0x{offset:x}"
-            )
+            raise SquashFSError(f"unsupported SquashFS version {sb.major}.{sb.minor} at offset 0x{offset:x}")
         self._data = data
         self._base = offset
         self._sb = sb
@@ -537,9 +559,7 @@ class SquashFS:
         if sb.major == 4:
             declared = _COMPRESSORS.get(sb.compression_id)
             if declared is None:
-                raise SquashFSError(
-                    f"unknown compressor id {sb.compression_id} at offset 0x{offset:x}"
-                )
+                raise SquashFSError(f"unknown compressor id {sb.compression_id} at offset 0x{offset:x}")
         else:
             declared = "gzip"  # no field; vendors use LZMA under it: detected
         self._codec = _Codec(declared, sb.block_size)
@@ -548,6 +568,7 @@ class SquashFS:
         self._mcache: OrderedDict[int, tuple[bytes, int]] = OrderedDict()
         self._fcache: OrderedDict[tuple[int, int], bytes] = OrderedDict()
         self._v2_numbers: dict[int, int] = {}
+        self._detected = False
 
         size = self._size
         hdr = sb.header_size
@@ -563,9 +584,7 @@ class SquashFS:
             )
         self._inode_start = sb.inode_table_start
         self._inode_end = (
-            sb.directory_table_start
-            if sb.directory_table_start > sb.inode_table_start
-            else size
+            sb.directory_table_start if sb.directory_table_start > sb.inode_table_start else size
         )
         self._dir_start = sb.directory_table_start
         self._uids, self._gids = self._load_ids()
@@ -592,17 +611,43 @@ class SquashFS:
 
     @property
     def compression(self) -> str:
-        """Compressor name; for gzip/lzma/v2/v3 images what the data really is."""
-        variant = self._codec.variant
+        """Compressor name.  For gzip/lzma images and every v2/v3 image this is
+        what the blocks really hold ("gzip" or "lzma"), found by decoding."""
+        variant = self.compression_variant
         if variant is None:
             return self._codec.declared
         return "gzip" if variant == "zlib" else "lzma"
 
     @property
     def compression_variant(self) -> str | None:
-        """For gzip/lzma-family images: "zlib", "lzma-alone", "lzma-raw" or
-        "lzma-props" (5-byte properties header without size), once detected."""
+        """For gzip/lzma-family images: "zlib", "lzma-alone" (13-byte header),
+        "lzma-raw" (no header, lc=3 lp=0 pb=2) or "lzma-props" (5-byte
+        properties header, no size); None for other compressors or when no
+        compressed block could be decoded."""
+        if self._codec.auto and self._codec.variant is None and not self._detected:
+            self._detect_variant()
         return self._codec.variant
+
+    def _detect_variant(self) -> None:
+        """Decode the first compressed block found (metadata may all be stored
+        uncompressed, so look at file data too); bounded and best effort."""
+        self._detected = True
+        seen = 0
+        try:
+            for entry in self._walk([]):
+                seen += 1
+                if seen > 256 or self._codec.variant is not None:
+                    return
+                if entry.kind != "file" or not entry.size:
+                    continue
+                try:
+                    for count, _chunk in enumerate(self.read(entry)):
+                        if self._codec.variant is not None or count >= 16:
+                            break
+                except SquashFSError:
+                    continue
+        except SquashFSError:
+            return
 
     # -- low level -----------------------------------------------------------
 
@@ -633,20 +678,14 @@ class SquashFS:
         csize = word & 0x7FFF
         start = pos + head
         if csize == 0 or start + csize > limit:
-            raise SquashFSError(
-                f"bad metadata block length {csize} at {self._where(pos)}"
-            )
+            raise SquashFSError(f"bad metadata block length {csize} at {self._where(pos)}")
         raw = self._raw(start, csize)
         if word & _META_UNCOMPRESSED:
             if csize > METADATA_SIZE:
-                raise SquashFSError(
-                    f"uncompressed metadata block of {csize} bytes at {self._where(pos)}"
-                )
+                raise SquashFSError(f"uncompressed metadata block of {csize} bytes at {self._where(pos)}")
             block = raw
         else:
-            block = self._codec.decompress(
-                raw, METADATA_SIZE, None, f"metadata block at {self._where(pos)}"
-            )
+            block = self._codec.decompress(raw, METADATA_SIZE, None, f"metadata block at {self._where(pos)}")
             if not block:
                 raise SquashFSError(f"empty metadata block at {self._where(pos)}")
         result = (block, start + csize)
@@ -670,8 +709,7 @@ class SquashFS:
         table = b"".join(parts)
         if len(table) < count * esize:
             raise SquashFSError(
-                f"{what} table at {self._where(index_pos)} holds {len(table)} bytes, "
-                f"{count * esize} needed"
+                f"{what} table at {self._where(index_pos)} holds {len(table)} bytes, {count * esize} needed"
             )
         return table[: count * esize]
 
@@ -685,9 +723,7 @@ class SquashFS:
             ids = struct.unpack(f"{e}{sb.no_ids}I", raw)
             return ids, ids
         uids = struct.unpack(f"{e}{sb.no_uids}I", self._raw(sb.uid_start, 4 * sb.no_uids))
-        gids = struct.unpack(
-            f"{e}{sb.no_guids}I", self._raw(sb.guid_start, 4 * sb.no_guids)
-        )
+        gids = struct.unpack(f"{e}{sb.no_guids}I", self._raw(sb.guid_start, 4 * sb.no_guids))
         return uids, gids
 
     # -- inodes --------------------------------------------------------------
@@ -725,9 +761,7 @@ class SquashFS:
         ino.uid = self._id(self._uids, uidx, "uid")
         ino.gid = self._id(self._gids, gidx, "gid")
         if t == 1:
-            ino.dblock, _nlink, ino.dsize, ino.doff, _parent = struct.unpack(
-                e + "IIHHI", cur.read(16)
-            )
+            ino.dblock, _nlink, ino.dsize, ino.doff, _parent = struct.unpack(e + "IIHHI", cur.read(16))
         elif t == 8:
             _nlink, ino.dsize, ino.dblock, _parent, _icount, ino.doff, _xattr = struct.unpack(
                 e + "IIIIHHI", cur.read(24)
@@ -810,9 +844,7 @@ class SquashFS:
             return
         pos = self._dir_start + ino.dblock
         if pos >= self._size:
-            raise SquashFSError(
-                f"directory listing block 0x{ino.dblock:x} outside the image"
-            )
+            raise SquashFSError(f"directory listing block 0x{ino.dblock:x} outside the image")
         cur = _Cursor(self, pos, ino.doff, self._size)
         major = self._sb.major
         e = self._e
@@ -833,14 +865,10 @@ class SquashFS:
                 count, block = h["count"], h["block"]
             count += 1
             if count > 256:
-                raise SquashFSError(
-                    f"directory header with {count} entries near {self._where(cur.pos)}"
-                )
+                raise SquashFSError(f"directory header with {count} entries near {self._where(cur.pos)}")
             for _ in range(count):
                 if remaining < esize:
-                    raise SquashFSError(
-                        f"directory listing overruns its size near {self._where(cur.pos)}"
-                    )
+                    raise SquashFSError(f"directory listing overruns its size near {self._where(cur.pos)}")
                 raw = cur.read(esize)
                 remaining -= esize
                 if major == 4:
@@ -850,15 +878,12 @@ class SquashFS:
                     off, nsize = d["off"], d["nsize"]
                 nsize += 1
                 if nsize > _MAX_NAME or nsize > remaining:
-                    raise SquashFSError(
-                        f"directory entry name of {nsize} bytes near {self._where(cur.pos)}"
-                    )
+                    raise SquashFSError(f"directory entry name of {nsize} bytes near {self._where(cur.pos)}")
                 name = cur.read(nsize)
                 remaining -= nsize
                 if off >= METADATA_SIZE:
                     raise SquashFSError(
-                        f"directory entry {name!r} has inode offset {off} near "
-                        f"{self._where(cur.pos)}"
+                        f"directory entry {name!r} has inode offset {off} near {self._where(cur.pos)}"
                     )
                 yield name, (block << 16) | off
 
@@ -896,7 +921,9 @@ class SquashFS:
         ``self.errors``; only an unreadable root raises SquashFSError.
         """
         del self.errors[:]
-        errors = self.errors
+        return self._walk(self.errors)
+
+    def _walk(self, errors: list[str]) -> Iterator[SqEntry]:
         root_ref = self._sb.root_inode
         try:
             root = self._inode(root_ref)
@@ -1000,19 +1027,17 @@ class SquashFS:
                 if csize == 0:  # sparse block
                     yield bytes(expect)
                 else:
-                    yield self._data_block(pos, csize, not word & _BLOCK_UNCOMPRESSED,
-                                           expect, path, done)
+                    yield self._data_block(pos, csize, not word & _BLOCK_UNCOMPRESSED, expect, path, done)
                     pos += csize
                 done += 1
         if tail:
             yield self._fragment_tail(ino, tail, path)
 
-    def _data_block(self, pos: int, csize: int, compressed: bool, expect: int,
-                    path: str, index: int) -> bytes:
+    def _data_block(
+        self, pos: int, csize: int, compressed: bool, expect: int, path: str, index: int
+    ) -> bytes:
         if csize > 2 * self.block_size:
-            raise SquashFSError(
-                f"{path}: block {index} claims {csize} bytes at {self._where(pos)}"
-            )
+            raise SquashFSError(f"{path}: block {index} claims {csize} bytes at {self._where(pos)}")
         try:
             raw = self._raw(pos, csize)
         except SquashFSError as exc:
@@ -1025,7 +1050,9 @@ class SquashFS:
                 )
             return raw
         return self._codec.decompress(
-            raw, self.block_size, expect,
+            raw,
+            self.block_size,
+            expect,
             f"{path}: block {index} at {self._where(pos)} ({expect} bytes expected)",
         )
 
@@ -1067,7 +1094,9 @@ class SquashFS:
                 block = raw
             else:
                 block = self._codec.decompress(
-                    raw, self.block_size, None,
+                    raw,
+                    self.block_size,
+                    None,
                     f"{path}: fragment block {ino.frag} at {self._where(start)}",
                 )
             cache[key] = block
