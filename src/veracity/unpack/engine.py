@@ -9,10 +9,11 @@ except a bug.
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..findings import Finding
@@ -334,6 +335,7 @@ class Engine:
                 self._walk(outdir, tree, remove_specials=True)
             except LimitExceeded as exc:
                 self._limit(exc, path=where, chain=sub)
+            self._apply_sidecar(outdir, tree)
         if message:
             self._error(render_chain(sub), message)
             self._finding(
@@ -391,6 +393,31 @@ class Engine:
                     tree.add(Node(path, kind, mode, st.st_uid, st.st_gid, rdev=rdev))
                     if remove_specials:
                         os.unlink(entry.path)
+
+    def _apply_sidecar(self, outdir: Path, tree: Tree) -> None:
+        """Restore what an extractor could not write (modes, link targets) from its listing."""
+        side = unblobber.sidecar_path(outdir)
+        if not side.exists():
+            return
+        try:
+            meta = json.loads(side.read_text())
+        except (OSError, ValueError):
+            return
+        for raw, info in meta.items():
+            path = "/" + raw.strip("/")
+            node = tree.nodes.get(path)
+            if node is None and "link" not in info:
+                continue
+            if "link" in info:
+                if node is not None and node.kind == "file" and node.disk_path:
+                    os.unlink(node.disk_path)
+                target = info["link"]
+                tree.add(Node(path, "symlink", info.get("mode", 0o777), link_target=target, size=len(target)))
+                if climbs_out(path, target):
+                    self._finding(rules.LINK_ESCAPE, path=path, chain=tree.container,
+                                  evidence=f"{path} -> {target}", key=target)
+            elif node.kind in ("file", "dir"):
+                tree.add(replace(node, mode=info["mode"]))
 
     def _descend(self, tree: Tree, depth: int) -> None:
         for node in list(tree.nodes.values()):

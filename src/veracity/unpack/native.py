@@ -200,6 +200,9 @@ def _unreadable(w: TreeWriter, raw: str, message: str):
 
 
 def extract_cpio(path: Path, w: TreeWriter) -> None:
+    # newc stores a hard-link group's data once, with its last member; the earlier members have size 0.
+    pending: dict[tuple[int, int, int], list[tuple[str, int, int, int]]] = {}
+    first: dict[tuple[int, int, int], str] = {}
     with path.open("rb") as fh:
         while True:
             magic = fh.read(6)
@@ -213,7 +216,8 @@ def extract_cpio(path: Path, w: TreeWriter) -> None:
                     f = [int(hdr[i : i + 8], 16) for i in range(0, 104, 8)]
                 except ValueError as exc:
                     raise FormatError("cpio: bad header") from exc
-                _ino, mode, uid, gid, _nlink, _mtime, size, _dmaj, _dmin, rmaj, rmin, namesize, _chk = f
+                ino, mode, uid, gid, nlink, _mtime, size, dmaj, dmin, rmaj, rmin, namesize, _chk = f
+                link_key = (dmaj, dmin, ino)
                 name = fh.read(namesize)
                 fh.read((-(110 + namesize)) % 4)
                 pad = (-size) % 4
@@ -229,17 +233,33 @@ def extract_cpio(path: Path, w: TreeWriter) -> None:
                 except ValueError as exc:
                     raise FormatError("cpio: bad header") from exc
                 rmaj, rmin = rdev >> 8, rdev & 0xFF
+                nlink, link_key = 1, (0, 0, 0)
                 name = fh.read(namesize)
                 pad = 0
             else:
                 raise FormatError(f"cpio: bad magic {magic!r} at {fh.tell() - 6}")
             name_s = name.rstrip(b"\x00").decode("utf-8", "surrogateescape")
             if name_s == "TRAILER!!!":
+                for key, members in pending.items():  # a group whose data never came: empty files
+                    for m_name, m_perm, m_uid, m_gid in members:
+                        if key in first:
+                            w.hardlink(m_name, first[key], m_perm, m_uid, m_gid)
+                        else:
+                            w.file(m_name, [], m_perm, m_uid, m_gid)
                 return
             perm = mode & 0o7777
             kind = stat.S_IFMT(mode)
-            if kind == stat.S_IFREG:
-                w.file(name_s, _bounded(fh, size), perm, uid, gid)
+            if kind == stat.S_IFREG and nlink > 1 and size == 0 and link_key not in first:
+                pending.setdefault(link_key, []).append((name_s, perm, uid, gid))
+            elif kind == stat.S_IFREG and nlink > 1 and link_key in first:
+                w.hardlink(name_s, first[link_key], perm, uid, gid)
+                fh.seek(size, io.SEEK_CUR)
+            elif kind == stat.S_IFREG:
+                node = w.file(name_s, _bounded(fh, size), perm, uid, gid)
+                if nlink > 1 and node is not None:
+                    first[link_key] = node.path
+                    for m_name, m_perm, m_uid, m_gid in pending.pop(link_key, []):
+                        w.hardlink(m_name, node.path, m_perm, m_uid, m_gid)
             elif kind == stat.S_IFDIR:
                 w.dir(name_s, perm, uid, gid)
             elif kind == stat.S_IFLNK:

@@ -140,17 +140,95 @@ def _worker(handler_name: str, inpath: str, outdir: str, max_file: int, conn) ->
         from unblob.models import ExtractError
 
         handler = next(h for h in handlers() if h.NAME == handler_name)()
+        _adjust(handler)
         try:
             result = handler.extract(Path(inpath), Path(outdir))
             reports = result.reports if result else []
         except ExtractError as exc:
             reports = list(exc.reports) or [exc]
+        if handler_name in _SIDECARS:  # also after a partial extraction: 7z fails on the links it refuses
+            _SIDECARS[handler_name](Path(inpath), Path(outdir))
         errors = [r for r in reports if getattr(r, "severity", None) is not None and str(r.severity).endswith("ERROR")]
         message = "; ".join(_describe(r) for r in errors)
     except BaseException as exc:  # noqa: BLE001 - everything must reach the parent as a message
         message = f"{type(exc).__name__}: {exc}"
     conn.send(message)
     conn.close()
+
+
+def _adjust(handler) -> None:
+    """Extractor options unblob does not pass and an auditor needs."""
+    from unblob.extractors import Command
+
+    if handler.NAME == "ubifs":
+        # keep modes (setuid bits) and owners as stored; device nodes it creates are recorded and removed
+        handler.EXTRACTOR = Command("ubireader_extract_files", "{inpath}", "-k", "-w", "-o", "{outdir}")
+
+
+def sidecar_path(outdir: Path) -> Path:
+    """Where an extractor leaves the metadata its output cannot carry (beside, not inside, the tree)."""
+    return outdir.parent / "veracity-meta.json"
+
+
+def _sevenzip_meta(inpath: Path, outdir: Path) -> None:
+    """7z drops symbolic links that climb with '..', rewrites absolute ones into its output directory and
+    writes no setuid bits. Its listing has the real modes; the link targets are the members' data."""
+    import json
+    import subprocess
+
+    listing = subprocess.run(
+        ["7z", "l", "-slt", "-p", "-y", str(inpath)], capture_output=True, timeout=120, check=False
+    ).stdout.decode("utf-8", "surrogateescape")
+    entries: list[dict] = []
+    current: dict = {}
+    for line in listing.splitlines():
+        if not line.strip():
+            if "Path" in current:
+                entries.append(current)
+            current = {}
+            continue
+        key, sep, value = line.partition(" = ")
+        if sep:
+            current[key] = value
+    if "Path" in current:
+        entries.append(current)
+    meta: dict[str, dict] = {}
+    links: list[tuple[str, int]] = []
+    for e in entries[1:] if entries and "Type" in entries[0] else entries:
+        attrs = e.get("Attributes", "").split()
+        unix = next((a for a in attrs if len(a) == 10 and a[0] in "-dlcbps"), None)
+        if unix is None:
+            continue
+        meta[e["Path"]] = {"mode": _mode_bits(unix), "type": unix[0]}
+        if unix[0] == "l":
+            links.append((e["Path"], int(e.get("Size") or 0)))
+    if links:
+        data = subprocess.run(
+            ["7z", "x", "-so", "-p", "-y", str(inpath), *(f"-i!{p}" for p, _ in links)],
+            capture_output=True, timeout=120, check=False,
+        ).stdout
+        pos = 0
+        for p, size in links:  # members come out in archive order, which is the listing order
+            meta[p]["link"] = data[pos : pos + size].decode("utf-8", "surrogateescape")
+            pos += size
+    sidecar_path(outdir).write_text(json.dumps(meta))
+
+
+def _mode_bits(text: str) -> int:
+    bits = 0
+    for i, (ch, on) in enumerate(zip(text[1:], "rwxrwxrwx", strict=True)):
+        if ch in (on, "s", "t"):
+            bits |= 1 << (8 - i)
+    if text[3] in "sS":
+        bits |= 0o4000
+    if text[6] in "sS":
+        bits |= 0o2000
+    if text[9] in "tT":
+        bits |= 0o1000
+    return bits
+
+
+_SIDECARS = {"sevenzip": _sevenzip_meta}
 
 
 def _describe(report) -> str:
