@@ -13,11 +13,14 @@ import io
 import json
 import lzma
 import mmap
+import os
 import stat
 import tarfile
 import zipfile
 import zlib
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO
 
@@ -298,11 +301,28 @@ def extract_stream(path: Path, fmt: str, w: TreeWriter, inner_name: str) -> None
 # -- SquashFS ---------------------------------------------------------------------------------------
 
 
+_PREFETCH_MAX = 1 << 20
+"""Files up to this size are decompressed ahead, on other cores, while earlier ones are written."""
+_PREFETCH: ThreadPoolExecutor | None = None
+
+
+def _prefetcher() -> ThreadPoolExecutor:
+    global _PREFETCH
+    if _PREFETCH is None:
+        _PREFETCH = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="prefetch")
+    return _PREFETCH
+
+
 def extract_squashfs(path: Path, offset: int, w: TreeWriter) -> list[str]:
     """Returns the reader's non-fatal error messages."""
+    from . import rules
     from .squashfs import SquashFS, SquashFSError
 
-    from . import rules
+    def content(fs, e) -> list[bytes] | SquashFSError:
+        try:
+            return list(fs.read(e))
+        except SquashFSError as exc:
+            return exc
 
     with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
         try:
@@ -310,29 +330,55 @@ def extract_squashfs(path: Path, offset: int, w: TreeWriter) -> list[str]:
         except SquashFSError as exc:
             raise FormatError(f"squashfs: {exc}") from exc
         first_path: dict[int, str] = {}
-        try:
-            for e in fs.walk():
-                if e.kind == "dir":
-                    w.dir(e.path, e.mode, e.uid, e.gid)
-                elif e.kind == "file":
-                    if e.inode in first_path:
-                        w.hardlink(e.path, first_path[e.inode], e.mode, e.uid, e.gid)
-                        continue
-                    try:
+        pool = _prefetcher()
+        ahead: deque = deque()  # (entry, future or None), in walk order
+
+        def write(e, fut) -> None:
+            if e.kind == "dir":
+                w.dir(e.path, e.mode, e.uid, e.gid)
+            elif e.kind == "file":
+                if e.inode in first_path:
+                    w.hardlink(e.path, first_path[e.inode], e.mode, e.uid, e.gid)
+                    return
+                try:
+                    if fut is not None:
+                        chunks = fut.result()
+                        if isinstance(chunks, SquashFSError):
+                            raise chunks
+                        node = w.file(e.path, chunks, e.mode, e.uid, e.gid)
+                    else:  # large: streamed block by block, decompressed on every core
                         node = w.file(e.path, fs.read(e), e.mode, e.uid, e.gid)
-                    except SquashFSError as exc:
-                        w.findings.append(
-                            rules.UNREADABLE.finding(path=e.path, container=w.tree.container, evidence=str(exc))
-                        )
-                        continue
-                    if node is not None:
-                        first_path[e.inode] = node.path
-                elif e.kind == "symlink":
-                    w.symlink(e.path, e.target or "", e.mode, e.uid, e.gid)
-                else:
-                    w.special(e.path, e.kind, e.rdev, e.mode, e.uid, e.gid)
-        except SquashFSError as exc:
-            raise FormatError(f"squashfs: {exc}") from exc
+                except SquashFSError as exc:
+                    w.findings.append(
+                        rules.UNREADABLE.finding(path=e.path, container=w.tree.container, evidence=str(exc))
+                    )
+                    return
+                if node is not None:
+                    first_path[e.inode] = node.path
+            elif e.kind == "symlink":
+                w.symlink(e.path, e.target or "", e.mode, e.uid, e.gid)
+            else:
+                w.special(e.path, e.kind, e.rdev, e.mode, e.uid, e.gid)
+
+        try:
+            try:
+                for e in fs.walk():
+                    small = e.kind == "file" and e.size <= _PREFETCH_MAX
+                    ahead.append((e, pool.submit(content, fs, e) if small else None))
+                    if len(ahead) > 32:
+                        write(*ahead.popleft())
+                while ahead:
+                    write(*ahead.popleft())
+            except SquashFSError as exc:
+                raise FormatError(f"squashfs: {exc}") from exc
+        finally:
+            for _e, fut in ahead:
+                if fut is not None:
+                    fut.cancel()
+            # the mmap closes when this block ends: no prefetch may still be reading it
+            for _e, fut in ahead:
+                if fut is not None and not fut.cancelled():
+                    fut.exception()
         return list(fs.errors)
 
 

@@ -28,7 +28,11 @@ no code was taken from other implementations.
 from __future__ import annotations
 
 import lzma
+import os
 import struct
+import threading
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 import zlib
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -276,6 +280,17 @@ def _lzma_raw(src, props: int, dict_size: int, out_max: int) -> bytes | None:
     except (lzma.LZMAError, ValueError, MemoryError):
         return None
     return out or None
+
+
+_WORKERS = max(2, min(8, os.cpu_count() or 2))
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="squashfs")
+    return _POOL
 
 
 class _Codec:
@@ -534,7 +549,7 @@ class SquashFS:
     """Read-only view of one SquashFS image held in memory or an mmap."""
 
     _META_CACHE = 512
-    _FRAG_CACHE = 16
+    _FRAG_CACHE = 64
 
     def __init__(self, data, offset: int = 0):
         sb = _parse_superblock(data, offset)
@@ -1019,19 +1034,44 @@ class SquashFS:
                 words = struct.unpack(f"{e}{k}I", cur.read(4 * k))
             except SquashFSError as exc:
                 raise SquashFSError(f"{path}: block list: {exc}") from exc
+            batch = []
             for word in words:
                 expect = bs if done < nblocks - 1 or has_frag else size - done * bs
                 if word >> 25:
                     raise SquashFSError(f"{path}: bad block size word 0x{word:x}")
                 csize = word & 0xFFFFFF
-                if csize == 0:  # sparse block
-                    yield bytes(expect)
-                else:
-                    yield self._data_block(pos, csize, not word & _BLOCK_UNCOMPRESSED, expect, path, done)
-                    pos += csize
+                batch.append((pos, csize, not word & _BLOCK_UNCOMPRESSED, expect, done))
+                pos += csize
                 done += 1
+            yield from self._blocks(batch, path)
         if tail:
             yield self._fragment_tail(ino, tail, path)
+
+    def _blocks(self, batch: list[tuple[int, int, bool, int, int]], path: str) -> Iterator[bytes]:
+        """Decompress a file's blocks in order; with several compressed blocks, on every core at once
+        (zlib, lzma and friends release the GIL), never more than a small window ahead."""
+        def one(b: tuple[int, int, bool, int, int]) -> bytes:
+            pos, csize, compressed, expect, index = b
+            if csize == 0:  # sparse block
+                return bytes(expect)
+            return self._data_block(pos, csize, compressed, expect, path, index)
+
+        if len(batch) < 2 or threading.current_thread() is not threading.main_thread():
+            yield from map(one, batch)
+            return
+        pool = _pool()
+        window = 2 * _WORKERS
+        pending: deque = deque()
+        try:
+            for b in batch:
+                pending.append(pool.submit(one, b))
+                if len(pending) >= window:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for fut in pending:
+                fut.cancel()
 
     def _data_block(
         self, pos: int, csize: int, compressed: bool, expect: int, path: str, index: int

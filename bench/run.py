@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""Benchmark: `veracity scan` on a large realistic SquashFS image against the floor and unblob.
+
+A benchmark, not a test. It builds a root filesystem of real binaries, libraries and text from this
+machine (veracity.testing.fixtures.build_large_rootfs, >= --mib MiB), packs it with mksquashfs -comp xz,
+and measures in one run, each command as a child process (wall time, CPU time, peak RSS from wait4):
+
+  floor      unsquashfs to tmpfs, then one sequential read of every byte (what any tool must at least do)
+  unblob     the unblob CLI extracting the same image (Debian has no sasquatch: it extracts nothing from
+             SquashFS) and the same tree as tar.xz, for scale
+  veracity   `veracity scan --no-cache` (cold) and a second scan with a warm cache
+
+Results are printed and written to bench/RESULTS.md as ratios against the floor of the same run.
+Usage: .venv/bin/python bench/run.py [--mib 150] [--work /dev/shm/veracity-bench] [--no-write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from veracity.testing import fixtures  # noqa: E402
+
+
+def measure(argv: list[str], env: dict | None = None) -> dict:
+    t0 = time.monotonic()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.monotonic() - t0
+    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"{argv[0]} failed ({proc.returncode}): {err[-2000:]}")
+    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_mib": usage.ru_maxrss / 1024}
+
+
+def floor_cmd(image: Path, out: Path) -> list[str]:
+    script = (
+        f"unsquashfs -q -n -d {out} {image} >/dev/null && "
+        f"find {out} -type f -print0 | xargs -0 cat > /dev/null"
+    )
+    return ["bash", "-c", script]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mib", type=int, default=150)
+    ap.add_argument("--work", type=Path, default=Path("/dev/shm/veracity-bench"))
+    ap.add_argument("--no-write", action="store_true")
+    args = ap.parse_args()
+    work: Path = args.work
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    venv = ROOT / ".venv" / "bin"
+    env = dict(os.environ, PATH=f"{venv}:{os.environ['PATH']}", VERACITY_NO_PROGRESS="1")
+
+    rootfs = fixtures.build_large_rootfs(work / "rootfs", min_bytes=args.mib * 2**20)
+    unpacked = sum(p.stat().st_size for p in rootfs.rglob("*") if p.is_file() and not p.is_symlink())
+    nfiles = sum(1 for _ in rootfs.rglob("*"))
+    image = work / "large.sqfs"
+    subprocess.run(["mksquashfs", str(rootfs), str(image), "-comp", "xz", "-noappend", "-quiet", "-all-root"],
+                   check=True, stdout=subprocess.DEVNULL)
+    tarxz = work / "large.tar.xz"
+    with tarfile.open(tarxz, "w:xz", preset=1) as tf:
+        tf.add(rootfs, arcname=".")
+    shutil.rmtree(rootfs)
+
+    results: dict[str, dict] = {}
+    results["floor"] = measure(floor_cmd(image, work / "floor"))
+    shutil.rmtree(work / "floor", ignore_errors=True)
+    for name, target in (("unblob (squashfs)", image), ("unblob (tar.xz)", tarxz)):
+        out = work / "unblob-out"
+        results[name] = measure([str(venv / "unblob"), "-e", str(out), "-p", "2", "--log", str(work / "unblob.log"),
+                                 str(target)], env)
+        results[name]["files"] = sum(1 for _ in out.rglob("*")) if out.exists() else 0
+        shutil.rmtree(out, ignore_errors=True)
+    cache = work / "cache.sqlite"
+    scan = [str(venv / "veracity"), "scan", str(image), "--format", "json", "-o", str(work / "report.json"), "-q",
+            "--workdir", str(work)]
+    results["veracity (cold)"] = measure([*scan, "--no-cache"], env)
+    results["veracity (warm cache)"] = measure([*scan, "--cache", str(cache)], env)  # fills the cache
+    results["veracity (warm cache)"] = measure([*scan, "--cache", str(cache)], env)
+
+    floor = results["floor"]
+    lines = [
+        "| run | wall s | CPU s | peak RSS MiB | wall / floor | CPU / floor |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, r in results.items():
+        extra = f" ({r['files']} entries out)" if "files" in r else ""
+        lines.append(
+            f"| {name}{extra} | {r['wall']:.2f} | {r['cpu']:.2f} | {r['rss_mib']:.0f} | "
+            f"{r['wall'] / floor['wall']:.2f} | {r['cpu'] / floor['cpu']:.2f} |"
+        )
+    header = (
+        f"Run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, {os.cpu_count()} cores; "
+        f"image {image.stat().st_size / 2**20:.1f} MiB SquashFS xz, {unpacked / 2**20:.1f} MiB unpacked, "
+        f"{nfiles} entries; work dir {work}."
+    )
+    text = header + "\n\n" + "\n".join(lines) + "\n"
+    print(text)
+    if not args.no_write:
+        path = ROOT / "bench" / "RESULTS.md"
+        old = path.read_text() if path.exists() else ""
+        marker = "<!-- results -->"
+        intro, _, _ = old.partition(marker)
+        path.write_text((intro or _INTRO) + marker + "\n\n" + text)
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+_INTRO = """# Benchmark results
+
+Reproduce: `scripts/bootstrap.sh && .venv/bin/python bench/run.py` (about two minutes; needs ~1 GB in
+/dev/shm). Figures are ratios against the floor measured in the same run: `unsquashfs` of the same image
+to tmpfs plus one sequential read of every byte. Targets: scan wall time <= 1.5x the floor; peak memory
+under 1 GB whatever the image size.
+
+"""
+
+if __name__ == "__main__":
+    raise SystemExit(main())
