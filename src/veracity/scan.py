@@ -17,6 +17,7 @@ from .checks import registry
 from .checks.base import NotApplicable
 from .findings import Finding
 from .limits import Limits
+from .options import ScanOptions
 from .unpack import rules
 from .unpack.engine import Engine, Unpacked
 
@@ -28,6 +29,7 @@ def scan(
     workdir: Path | None = None,
     cache_path: Path | None = None,
     progress: Callable[[str], None] | None = None,
+    options: ScanOptions | None = None,
 ) -> dict[str, Any]:
     """Scan ``target`` and return the report (a JSON-ready dict). Never raises for a bad target."""
     limits = limits or Limits()
@@ -52,14 +54,15 @@ def scan(
                     path=None, container=(target.name,), evidence=f"internal error while unpacking: {exc!r}"
                 )
             )
+        instances = registry.checks(options)
         say("reading files")
         inv = inventory_mod.build(
-            unpacked.trees, cache, lambda n, total: say(f"reading files {n}/{total}"), registry.patterns()
+            unpacked.trees, cache, lambda n, total: say(f"reading files {n}/{total}"), registry.patterns(instances)
         )
         findings: list[Finding] = [*unpacked.findings, *inv.findings]
         sections: dict[str, list[dict]] = {}
         ran: list[dict] = []
-        for check in registry.checks():
+        for check in instances:
             say(f"check {check.ID}")
             try:
                 findings.extend(check.run(inv, sections))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..findings import Rule
+from ..options import ScanOptions
 from ..patterns import PatternSet
 from ..unpack import rules as unpack_rules
 
@@ -18,16 +19,28 @@ CHECK_FAILED = Rule(
 )
 
 
-def checks() -> tuple:
-    return CHECKS
-
-
 CHECKS: tuple = ()
+"""Built-in check classes, in run order."""
 
 
-def patterns() -> PatternSet:
+def checks(options: ScanOptions | None = None) -> tuple:
+    """One instance of every check for a scan; a check that takes options gets them."""
+    options = options or ScanOptions()
+    out = []
+    for cls in CHECKS:
+        if not isinstance(cls, type):  # an instance (tests register ready-made ones)
+            out.append(cls)
+            continue
+        try:
+            out.append(cls(options))
+        except TypeError:
+            out.append(cls())
+    return tuple(out)
+
+
+def patterns(instances: tuple | None = None) -> PatternSet:
     """The union of every check's patterns, compiled once per scan by the inventory."""
-    return PatternSet(p for check in checks() for p in getattr(check, "PATTERNS", ()))
+    return PatternSet(p for check in (instances or checks()) for p in getattr(check, "PATTERNS", ()))
 
 
 def all_rules() -> Iterator[Rule]:
