@@ -11,11 +11,11 @@ import struct
 from pathlib import Path
 
 import pytest
+from conftest import corpus, findings
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 import veracity.checks.registry
-from conftest import corpus, findings
 from veracity.checks import keys as keys_mod
 from veracity.checks.keys import KeysCheck, ssh_fingerprint
 from veracity.patterns import PatternSet

@@ -10,9 +10,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import corpus, findings
 
 import veracity.checks.registry
-from conftest import corpus, findings
 from veracity.checks.secrets import SecretsCheck, mask
 from veracity.patterns import PatternSet
 from veracity.testing.memfs import inventory_from

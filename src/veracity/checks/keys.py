@@ -197,11 +197,11 @@ _TLS_DIRS = frozenset({
     "ssl", "tls", "https", "pki", "certs", "cert", "certificates", "nginx", "lighttpd", "uhttpd",
     "stunnel", "apache", "apache2", "httpd", "mini_httpd", "boa", "goahead", "webs", "www",
 })
-_HOST_NAME = re.compile(r"(?:^ssh_host_.*key$|host_key|hostkey|^dropbear_.*_key$)", re.I)
+_HOST_NAME = re.compile(r"(?:^ssh_host_.*key$|host_key|hostkey|^dropbear_.*_key$)", re.IGNORECASE)
 _TLS_NAME = re.compile(
     r"(?:^|[._-])(?:server|https?|ssl|tls|uhttpd|lighttpd|nginx|stunnel|mini_httpd|web|cert|device|cacert)"
     r"(?:[._-]|$).*\.(?:key|pem|crt)$|^(?:server|https|ssl|uhttpd|lighttpd|stunnel|mini_httpd)\.(?:key|pem)$",
-    re.I,
+    re.IGNORECASE,
 )
 
 
@@ -315,13 +315,13 @@ def _private_keys(item: Item, hits: list[tuple[str, int, int]], reader: _Reader)
                 covered.append((start, start + length))
                 yield info, start
         elif pid == "VER-KEY-001/putty":
-            info = parse_putty(reader.read(start, _READ_MAX))
-            if info is not None:
-                yield info, start
+            ppk = parse_putty(reader.read(start, _READ_MAX))
+            if ppk is not None:
+                yield ppk, start
         elif pid == "VER-KEY-001/dropbear":
-            info = parse_dropbear(reader.read(0, 16 * 1024))
-            if info is not None:
-                yield info, 0
+            dropbear = parse_dropbear(reader.read(0, 16 * 1024))
+            if dropbear is not None:
+                yield dropbear, 0
         elif pid in _DER_IDS:
             if any(a <= start < b for a, b in covered):
                 continue

@@ -186,13 +186,13 @@ _EXCLUDED_PARTS = frozenset({
     "result", "response", "request", "req", "res", "source", "src", "class", "style", "color", "width", "height",
     "img", "icon", "show", "hide", "visible", "bytes", "bits", "algorithm", "algo", "cipher", "version", "ver",
     "kind", "category", "provider", "generator", "gen", "through", "thru", "word", "words", "list", "table",
-    "db", "database", "dict", "len", "mask", "masked", "show", "confirm", "confirmation", "old", "new", "current",
+    "db", "database", "dict", "mask", "masked", "confirm", "confirmation", "old", "new", "current",
     "empty", "null", "used", "usage", "use", "less", "only", "set", "get", "func", "function", "callback", "handler",
     "event", "events", "key2", "keys", "tries", "interval", "period", "duration", "time", "date", "timestamp",
-    "count", "counter", "number", "num", "location", "host", "port", "server", "user", "username", "login",
-    "account", "email", "mail", "scope", "scopes", "audience", "issuer", "algorithm", "alg", "encoding",
-    "charset", "store", "keychain", "keyring", "agent", "socket", "sock", "fd", "pipe", "stdin", "tty",
-    "encryption", "fds", "environment", "env", "to", "hashes",
+    "counter", "number", "num", "location", "host", "port", "server", "user", "username", "login",
+    "account", "email", "mail", "scope", "scopes", "audience", "issuer", "alg", "encoding",
+    "charset", "keychain", "keyring", "agent", "socket", "sock", "fd", "pipe", "stdin", "tty",
+    "encryption", "fds", "environment", "to", "hashes",
 })
 _NONSECRET_VALUES = frozenset({
     "none", "null", "nil", "true", "false", "yes", "no", "on", "off", "enable", "enabled", "disable", "disabled",
@@ -210,7 +210,7 @@ _WEAK_DEFAULTS = frozenset({"changeme", "change_me", "changeit", "default", "adm
                             "123456", "12345678", "test", "guest", "user"})
 _REMOTE_HINTS = re.compile(
     r"mqtt|broker|cloud|aws|azure|iot|acs|cwmp|tr069|tr-069|easycwmp|ddns|dyndns|smtp|mail|ftp|upload|s3|oss|obs|"
-    r"remote|server|api|push|telemetry", re.I)
+    r"remote|server|api|push|telemetry", re.IGNORECASE)
 _CODE_EXT = frozenset({
     ".py", ".pyw", ".js", ".mjs", ".cjs", ".ts", ".tsx", ".jsx", ".rb", ".php", ".go", ".java", ".kt", ".c", ".h",
     ".cc", ".cpp", ".hpp", ".cs", ".lua", ".pl", ".pm", ".swift", ".rs", ".scala", ".vue", ".html", ".htm", ".asp",
@@ -423,9 +423,7 @@ class _Scan:
         at = line.start + rel
         if data.rfind(b"<!--", 0, at) > data.rfind(b"-->", 0, at):
             return True
-        if self.python and (data.count(b'"""', 0, at) % 2 or data.count(b"'''", 0, at) % 2):
-            return True
-        return False
+        return bool(self.python and (data.count(b'"""', 0, at) % 2 or data.count(b"'''", 0, at) % 2))
 
     # -- provider tokens --
 
@@ -618,7 +616,7 @@ class _Scan:
             what = "cloud access key id" if kind == "cloud-ak" else "cloud secret key"
             yield from self._emit(CLOUD, what, f"{what} {form}{mask(value)}", line, ident=key + value)
             return
-        hint = " ".join([key, context, self.path])
+        hint = f"{key} {context} {self.path}"
         severity = "high" if _REMOTE_HINTS.search(hint) else None
         note = ""
         if self._carrier_profile():
@@ -769,11 +767,9 @@ def _not_a_secret(value: str, key: str, *, code: bool, kind: str = "password") -
             return True
         if re.fullmatch(r"[a-z]+(?:[_\-.:][a-z]+)*", v):
             return True  # an identifier, not a random token
-    if kind in ("cloud-ak",) and not re.fullmatch(r"[A-Z0-9]{16,32}", v):
+    if kind == "cloud-ak" and not re.fullmatch(r"[A-Z0-9]{16,32}", v):
         return True
-    if kind in ("cloud-sk",) and not (re.fullmatch(r"[A-Za-z0-9/+]{30,64}", v) and _entropy(v) >= 3.5):
-        return True
-    return False
+    return kind == "cloud-sk" and not (re.fullmatch(r"[A-Za-z0-9/+]{30,64}", v) and _entropy(v) >= 3.5)
 
 
 def _clean_tail(tail: bytes, *, quoted: bool, binary: bool) -> bool:
@@ -783,9 +779,7 @@ def _clean_tail(tail: bytes, *, quoted: bool, binary: bool) -> bool:
         return True
     if rest[:1] in (b"#", b";", b",", b"&", b")", b"}", b"]", b"/"):
         return not binary or rest[:1] in (b"&", b";", b",")
-    if quoted and rest[:2] in (b"//", b"--"):
-        return True
-    return False
+    return quoted and rest[:2] in (b"//", b"--")
 
 
 def _documentation(path: str) -> bool:
