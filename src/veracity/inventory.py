@@ -385,6 +385,32 @@ def _shebang(head: bytes) -> str | None:
     return prog
 
 
+READ_LIMIT = 2**20
+
+
+def read_region(item: Item, start: int, length: int) -> bytes:
+    """Up to ``length`` bytes (at most READ_LIMIT) of a file at ``start``, for a check that needs a window
+    around a pattern match: the only read of file contents outside the inventory's pass, bounded, never
+    through a link. Text files are served from ``facts.text``."""
+    length = max(0, min(length, READ_LIMIT))
+    start = max(0, start)
+    if item.facts.text is not None:
+        return item.facts.text.encode("utf-8", "surrogateescape")[start : start + length]
+    path = item.node.disk_path
+    if not path or not length:
+        return b""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return b""
+    try:
+        return os.pread(fd, length, start)
+    except OSError:
+        return b""
+    finally:
+        os.close(fd)
+
+
 def strings_in(data, ranges) -> tuple[tuple[int, str], ...]:
     """(offset, text) of printable ASCII runs of at least MIN_STRING bytes within ``ranges`` of ``data``."""
     out: list[tuple[int, str]] = []

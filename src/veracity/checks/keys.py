@@ -40,7 +40,6 @@ import base64
 import binascii
 import hashlib
 import json
-import os
 import posixpath
 import re
 import struct
@@ -51,7 +50,7 @@ from importlib import resources
 from typing import ClassVar
 
 from ..findings import Finding, Rule
-from ..inventory import Inventory, Item
+from ..inventory import Inventory, Item, read_region
 from ..patterns import Pattern
 from .base import NotApplicable
 
@@ -868,14 +867,7 @@ class _Reader:
             if self._bytes is None:
                 self._bytes = facts.text.encode("utf-8", "surrogateescape")
             return self._bytes[start:start + length]
-        path = self.item.node.disk_path
-        if not path:
-            return b""
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-        try:
-            return os.pread(fd, length, start)
-        finally:
-            os.close(fd)
+        return read_region(self.item, start, length)
 
 
 def _incomplete(item: Item, evidence: str, key: str, offset: int | None = None, line: int | None = None) -> Finding:

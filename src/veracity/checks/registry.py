@@ -9,6 +9,8 @@ from ..findings import Rule
 from ..options import ScanOptions
 from ..patterns import PatternSet
 from ..unpack import rules as unpack_rules
+from .keys import KeysCheck
+from .secrets import SecretsCheck
 
 CHECK_FAILED = Rule(
     "VER-CHK-001",
@@ -19,7 +21,10 @@ CHECK_FAILED = Rule(
 )
 
 
-CHECKS: tuple = ()
+CHECKS: tuple = (
+    KeysCheck,
+    SecretsCheck,
+)
 """Built-in check classes, in run order."""
 
 

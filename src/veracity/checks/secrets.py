@@ -38,7 +38,6 @@ import base64
 import binascii
 import json
 import math
-import os
 import posixpath
 import re
 from collections import Counter
@@ -47,7 +46,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ..findings import Finding, Rule
-from ..inventory import Inventory, Item
+from ..inventory import Inventory, Item, read_region
 from ..patterns import Pattern
 from .base import NotApplicable
 from .keys import nonproduct
@@ -822,15 +821,7 @@ def _b64url(part: bytes) -> bytes:
     return base64.urlsafe_b64decode(part + b"=" * (-len(part) % 4))
 
 
-def _pread(item: Item, start: int, length: int) -> bytes:
-    path = item.node.disk_path
-    if not path:
-        return b""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    try:
-        return os.pread(fd, length, start)
-    finally:
-        os.close(fd)
+_pread = read_region
 
 
 def _clip(text: str, limit: int = 60) -> str:
