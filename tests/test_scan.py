@@ -200,3 +200,32 @@ def test_cli_exit_codes(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["scan", str(evil), "--max-bytes", "lots"])
     assert exc.value.code == 2
+
+
+def test_inventory_cache_makes_identical_files_and_rescans_free(tmp_path):
+    from veracity.inventory import Cache, build
+    from veracity.limits import Budget, Limits, RatioGuard
+    from veracity.tree import Tree
+    from veracity.unpack.writer import TreeWriter
+
+    tree = Tree(("t",), "dir")
+    lim = Limits()
+    w = TreeWriter(tmp_path / "t", tree, Budget(lim), RatioGuard(lim, 1 << 30), [])
+    for i in range(5):
+        w.file(f"copy{i}.sh", [b"#!/bin/sh\necho same\n"])
+    w.file("other.txt", [b"different\n"])
+    cache = Cache(tmp_path / "c.sqlite")
+    first = build([tree], cache)
+    assert (first.analysed, first.cache_hits) == (2, 4)
+    cache.close()
+    cache = Cache(tmp_path / "c.sqlite")
+    second = build([tree], cache)
+    assert (second.analysed, second.cache_hits) == (0, 6)
+    assert [i.facts for i in second.items] == [i.facts for i in first.items]
+
+
+def test_scan_time_limit_is_a_finding(run_scan, tmp_path):
+    path = _tar(tmp_path / "rootfs.tar", ROOTFS * 1 + [("file", f"f{i}", b"x" * 10) for i in range(200)])
+    report = run_scan(path, timeout_s=1e-9)
+    hit = findings(report, rule="VER-UNP-002")
+    assert hit and "time limit" in hit[0]["evidence"]
