@@ -89,7 +89,7 @@ def classify(launch: Launch, reader: Reader, cat: Catalogue | None = None) -> li
     if found is None:
         if launch.ports:
             return [_service(launch, "unknown", list(launch.ports), "unknown", protocol=None)]
-        if launch.daemon and launch.binary and name not in cat.not_services and not launch.how.startswith("inittab:s"):
+        if launch.daemon and launch.binary and name not in cat.not_services:
             return [_service(launch, "unknown", [], "unknown", protocol=None)]
         return []
     _, entry = found

@@ -40,7 +40,7 @@ def entry_points(walker: Walker) -> list[str]:
     """The boot files this tree holds (empty: the tree does not say how it boots)."""
     tree = walker.tree
     found = []
-    for path in ("/etc/inittab", "/etc/init.d/rcS", "/etc/rc.local", "/etc/rc.d/rc.local", "/etc/rc"):
+    for path in ("/etc/inittab", "/etc/init.d/rcS", "/etc/rc.local", "/etc/rc.d/rc.local"):
         node = tree.resolve(path)
         if node is not None and node.kind == "file":
             found.append(path)
@@ -66,10 +66,12 @@ def walk(walker: Walker) -> None:
     elif _busybox_init(walker):
         walker.guarded(busybox_default_inittab, "/sbin/init", walker)
     else:
-        node = tree.resolve("/etc/init.d/rcS")
-        if node is not None and node.kind == "file":
-            fr = walker.frame("/etc/init.d/rcS", chain=(), how="script")
-            walker.guarded(lambda _p: walker.run(["/etc/init.d/rcS"], fr, 0), "/etc/init.d/rcS")
+        # Neither init's table nor busybox init: start from the first scripts init would run.
+        for path in ("/etc/init.d/rcS", "/etc/rc.d/rc.local", "/etc/rc.local"):
+            node = tree.resolve(path)
+            if node is not None and node.kind == "file" and node.path not in walker.visited:
+                fr = walker.frame(path, chain=(), how="script")
+                walker.guarded(lambda _p, path=path, fr=fr: walker.run(["/bin/sh", path], fr, 0), path)
     walker.guarded(sysv_runlevel, "/etc", walker, runlevel)
     walker.guarded(openwrt_rc_d, "/etc/rc.d", walker)
     walker.guarded(systemd, "/etc/systemd", walker)
@@ -99,6 +101,22 @@ def _busybox_init(walker: Walker) -> bool:
     raw = walker.tree.get("/sbin/init")
     names = [node.path, raw.link_target if raw is not None and raw.link_target else ""]
     return any(posixpath.basename(n).startswith("busybox") for n in names)
+
+
+def _systemd_init(walker: Walker) -> bool:
+    """/sbin/init is systemd (followed link by link, so a link into a part of the tree not shipped still says)."""
+    path = "/sbin/init"
+    for _ in range(8):
+        parent = walker.tree.resolve(posixpath.dirname(path))
+        if parent is None:
+            break
+        node = walker.tree.get(posixpath.join(parent.path, posixpath.basename(path)))
+        if node is None or node.kind != "symlink" or not node.link_target:
+            break
+        path = posixpath.normpath(posixpath.join(parent.path, node.link_target))
+    if posixpath.basename(path) == "systemd":
+        return True
+    return any(walker.tree.resolve(p) is not None for p in ("/lib/systemd/systemd", "/usr/lib/systemd/systemd"))
 
 
 def _lines_script(text: str) -> shell.Script:
@@ -193,19 +211,23 @@ def sysv_runlevel(path: str, walker: Walker, runlevel: str | None) -> None:
         levels.append(runlevel)
     elif not runlevel:
         levels.extend(next(([lv] for lv in ("3", "2", "5") if lv in dirs), []))
+    systemd_init = _systemd_init(walker)
     for level in levels:
         d = dirs.get(level)
         if d is None:
             continue
-        for link in sorted(p for p in tree.nodes if posixpath.dirname(p) == d and posixpath.basename(p).startswith("S")):
+        for link in (p for p in walker.children(d) if posixpath.basename(p).startswith("S")):
+            name = re.sub(r"^S\d*", "", posixpath.basename(link))
+            if systemd_init and _find_unit(walker, f"{name}.service") is not None:
+                continue  # systemd's sysv generator skips scripts that have a native unit
             _start_link(walker, link, "start")
 
 
 def openwrt_rc_d(path: str, walker: Walker) -> None:
     """OpenWrt: procd runs /etc/rc.d/S??name with ``boot``; links the walk has not reached are run here."""
     tree = walker.tree
-    for link in sorted(p for p in tree.nodes if posixpath.dirname(p) == "/etc/rc.d"
-                       and posixpath.basename(p).startswith("S") and tree.nodes[p].kind != "whiteout"):
+    for link in (p for p in walker.children("/etc/rc.d")
+                 if posixpath.basename(p).startswith("S") and tree.nodes[p].kind != "whiteout"):
         _start_link(walker, link, "boot")
 
 
@@ -250,8 +272,9 @@ def systemd(path: str, walker: Walker) -> None:
     tree = walker.tree
     masked = set()
     for d in UNIT_DIRS:
-        for p, node in tree.nodes.items():
-            if posixpath.dirname(p) == d and node.kind == "symlink" and node.link_target == "/dev/null":
+        for p in walker.children(d):
+            node = tree.nodes[p]
+            if node.kind == "symlink" and node.link_target == "/dev/null":
                 masked.add(posixpath.basename(p))
     wanted: list[tuple[str, str]] = []
     for p in sorted(tree.nodes):
@@ -296,18 +319,26 @@ def _find_unit(walker: Walker, unit: str) -> tuple[str, str | None] | None:
     return None
 
 
-def _unit_sections(walker: Walker, path: str, unit: str) -> dict[str, list[tuple[str, str, int]]] | None:
+def _unit_sections(walker: Walker, path: str, unit: str) -> dict[str, list[tuple[str, str, int, str]]] | None:
+    """The unit's settings, then those of its drop-ins (``unit.d/*.conf``), each with its file and line."""
     text = walker.text(path)
     if text is None:
         return None
-    sections = parse_unit(text)
+    sections: dict[str, list[tuple[str, str, int, str]]] = {}
+    files = [(path, text)]
+    names = [unit]
+    if "@" in unit:
+        names.append(unit.split("@")[0] + "@." + unit.rsplit(".", 1)[1])
     for d in UNIT_DIRS:
-        prefix = f"{d}/{unit}.d/"
-        for p in sorted(p for p in walker.tree.nodes if p.startswith(prefix) and p.endswith(".conf")):
-            extra = walker.text(p)
-            if extra:
-                for sec, items in parse_unit(extra).items():
-                    sections.setdefault(sec, []).extend(items)
+        for name in names:
+            for p in walker.children(f"{d}/{name}.d"):
+                if p.endswith(".conf"):
+                    extra = walker.text(p)
+                    if extra:
+                        files.append((p, extra))
+    for file, body in files:
+        for sec, items in parse_unit(body).items():
+            sections.setdefault(sec, []).extend((k, v, line, file) for k, v, line in items)
     return sections
 
 
@@ -331,9 +362,9 @@ def _service_unit(walker: Walker, unit: str, chain: tuple[str, ...], ports: tupl
     if sections is None:
         return
     service = sections.get("Service", [])
-    kind = next((v for k, v, _ in reversed(service) if k == "Type"), "simple")
+    kind = next((v for k, v, _, _ in reversed(service) if k == "Type"), "simple")
     env_vars = {}
-    for k, v, _ in service:
+    for k, v, _, _ in service:
         if k == "Environment":
             try:
                 for item in shlex.split(v):
@@ -342,22 +373,22 @@ def _service_unit(walker: Walker, unit: str, chain: tuple[str, ...], ports: tupl
                         env_vars[name] = value
             except ValueError:
                 pass
-    execs: list[tuple[str, int]] = []
-    for k, v, line in service:
+    execs: list[tuple[str, int, str]] = []
+    for k, v, line, file in service:
         if k == "ExecStart":
             if not v:
                 execs = []
             else:
-                execs.append((v, line))
-    script = _lines_script(walker.text(path) or "")
+                execs.append((v, line, file))
     chain = chain + (path,) if chain[-1:] != (path,) else chain
     tty = instance if instance and _TTY.match(instance) else None
-    for value, line in execs:
+    for value, line, file in execs:
+        script = _lines_script(walker.text(file) or "")
         value = _specifiers(value, unit, instance).lstrip("-@:+!")
         try:
             argv = shlex.split(value)
         except ValueError:
-            walker.problem(path, line, "ExecStart= has unbalanced quotes")
+            walker.problem(file, line, "ExecStart= has unbalanced quotes")
             continue
         expanded: list[str] = []
         for a in argv:
@@ -369,8 +400,8 @@ def _service_unit(walker: Walker, unit: str, chain: tuple[str, ...], ports: tupl
                 expanded.append(_unit_env(a, env_vars))
         argv = expanded
         env = Env({"PATH": DEFAULT_PATH, **env_vars}, {"PATH", *env_vars})
-        fr = walker.frame(path, chain=chain, script=script, env=env, how="systemd-socket" if ports else "systemd",
-                          daemon=kind != "oneshot", tty=tty, ports=ports)
+        fr = walker.frame(file, chain=chain + ((file,) if file != path else ()), script=script, env=env,
+                          how="systemd-socket" if ports else "systemd", daemon=kind != "oneshot", tty=tty, ports=ports)
         walker.run(argv, fr, line)
 
 
@@ -393,7 +424,7 @@ def _socket_unit(walker: Walker, unit: str, link: str) -> None:
     ports: list[tuple[str, int]] = []
     accept = False
     service = None
-    for k, v, _ in sock:
+    for k, v, _, _ in sock:
         if k in ("ListenStream", "ListenDatagram"):
             port = _port_number(v) if not v.startswith(("/", "@", "vsock:")) else None
             if port is not None:
@@ -499,8 +530,8 @@ def xinetd_conf(path: str, walker: Walker, started: Frame) -> None:
             m = re.match(r"\s*includedir\s+(\S+)", raw)
             if m:
                 d = m.group(1).rstrip("/")
-                files.extend(sorted(p for p in walker.tree.nodes if posixpath.dirname(p) == d
-                                    and "." not in posixpath.basename(p) and not p.endswith("~")))
+                files.extend(p for p in walker.children(d)
+                             if "." not in posixpath.basename(p) and not p.endswith("~"))
             m = re.match(r"\s*include\s+(\S+)", raw)
             if m:
                 files.append(m.group(1))

@@ -29,6 +29,8 @@ MAX_DEPTH = 24
 """Nested script, source and function calls."""
 MAX_STEPS = 100_000
 """Simple commands walked per tree; beyond it the walk stops and says so."""
+MAX_SCRIPT = 512 * 1024
+"""Larger shell scripts are not parsed (reported): boot scripts are a few KiB, a hostile one could be MiBs."""
 MAX_LOOP = 256
 """Values one ``for`` loop iterates over."""
 
@@ -122,6 +124,8 @@ class Frame:
     daemon: bool = False
     tty: str | None = None
     ports: tuple[tuple[str, int], ...] = ()
+    exec_daemon: bool = False
+    """The script was started as a daemon (respawn, ``&``, start-stop-daemon): what it ``exec``s is one."""
     fixed_line: int | None = None
     """Commands parsed from a string (``sh -c``, a crontab line) all report the line that held the string."""
     in_function: bool = False
@@ -180,6 +184,9 @@ class Walker:
         self._reported: set[tuple[str, int | None, str]] = set()
         self._globs: dict[str, list[str]] = {}
         self._paths: list[str] | None = None
+        self._children: dict[str, list[str]] | None = None
+        self.modes_reliable = any(n.kind == "file" and n.mode & 0o111 for n in tree.nodes.values())
+        """False when the unpacker lost permission bits: then ``-x`` and exec permission are not checked."""
         self.steps = 0
         self.inetd_confs: list[tuple[str, str, Frame, int]] = []
 
@@ -208,6 +215,9 @@ class Walker:
         if path in self._parsed:
             return self._parsed[path]
         text = self.text(path)
+        if text is not None and len(text) > MAX_SCRIPT:
+            self.problem(path, None, f"boot script of {len(text)} bytes is too large to follow (limit {MAX_SCRIPT})")
+            text = None
         script = None if text is None else shell.parse(text)
         if script is not None:
             for line, message in script.errors:
@@ -217,6 +227,15 @@ class Walker:
 
     def resolve(self, path: str) -> Node | None:
         return self.tree.resolve(path)
+
+    def children(self, directory: str) -> list[str]:
+        """Paths directly inside ``directory`` (as written, links not followed), sorted."""
+        if self._children is None:
+            index: dict[str, list[str]] = {}
+            for p in sorted(self.tree.nodes):
+                index.setdefault(posixpath.dirname(p), []).append(p)
+            self._children = index
+        return self._children.get(directory.rstrip("/") or "/", [])
 
     # -- entry helpers used by .entries ---------------------------------------------------------------------
 
@@ -391,7 +410,7 @@ class Walker:
     def run(self, argv: list[str], fr: Frame, line: int, *, background: bool = False,
             login: bool = False) -> bool | None:
         """Walk one command: builtins, functions, wrappers, scripts, and programs (which become launches)."""
-        daemon = fr.daemon or background
+        daemon = fr.daemon or background or (fr.exec_daemon and argv[:1] == ["exec"])
         busybox_seen = False
         while argv:
             name = argv[0]
@@ -418,6 +437,8 @@ class Walker:
         if found is None:
             return None
         invoked, node = found
+        if self.modes_reliable and not node.mode & 0o111:
+            return None  # not executable: the shell cannot run it
         args = argv[1:]
         program = posixpath.basename(invoked)
         is_busybox = busybox_seen or _is_busybox(node)
@@ -432,7 +453,7 @@ class Walker:
             interpreter = _shebang(item.facts.text or "")
             if interpreter is None or posixpath.basename(interpreter[0]) in self.shells:
                 rc_common = interpreter is not None and len(interpreter) > 1 and interpreter[1].endswith("rc.common")
-                self.call_script(invoked, node.path, args, fr, line, rc_common=rc_common)
+                self.call_script(invoked, node.path, args, fr, line, rc_common=rc_common, daemon=daemon)
                 return None
         if program in ("inetd", "xinetd"):
             self.superserver(program, invoked, args, fr, line)
@@ -615,7 +636,7 @@ class Walker:
     # -- scripts, functions, shells -------------------------------------------------------------------------
 
     def call_script(self, invoked: str, path: str, args: list[str], fr: Frame, line: int, *,
-                    rc_common: bool = False) -> None:
+                    rc_common: bool = False, daemon: bool = False) -> None:
         key = ("script", path, tuple(args))
         if path in fr.stack or key in self._done:
             return
@@ -634,7 +655,7 @@ class Walker:
         env.positional = list(args)
         env.rc_common = rc_common
         sub = Frame(path, chain, script, env, cond=fr.cond, sbase=fr.cond, fbase=fr.cond, depth=fr.depth + 1,
-                    stack=fr.stack + (path,), how="script", daemon=False, ports=fr.ports,
+                    stack=fr.stack + (path,), how="script", daemon=False, exec_daemon=daemon, ports=fr.ports,
                     tty=fr.tty if fr.how.startswith("inittab:") else None)
         try:
             self.block(script.body, sub)
@@ -904,6 +925,8 @@ class Walker:
         if op == "-d":
             return node.kind == "dir"
         if op == "-x":
+            if not self.modes_reliable:
+                return None
             return node.kind in ("file", "dir") and bool(node.mode & 0o111)
         if op == "-s":
             return node.kind != "file" or node.size > 0
