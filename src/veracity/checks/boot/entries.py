@@ -60,10 +60,14 @@ def entry_points(walker: Walker) -> list[str]:
 def walk(walker: Walker) -> None:
     tree = walker.tree
     runlevel: str | None = None
+    sysv = True
+    """Whether init runs rcN.d start links itself (SysV init, or systemd's generator)."""
     inittab = tree.resolve("/etc/inittab")
     if inittab is not None and inittab.kind == "file":
-        runlevel = walker_guarded(walker, inittab_entries, "/etc/inittab")
+        found = walker_guarded(walker, inittab_entries, "/etc/inittab")
+        runlevel, sysv = found if found else (None, False)
     elif _busybox_init(walker):
+        sysv = False
         walker.guarded(busybox_default_inittab, "/sbin/init", walker)
     else:
         # Neither init's table nor busybox init: start from the first scripts init would run.
@@ -72,8 +76,10 @@ def walk(walker: Walker) -> None:
             if node is not None and node.kind == "file" and node.path not in walker.visited:
                 fr = walker.frame(path, chain=(), how="script")
                 walker.guarded(lambda _p, path=path, fr=fr: walker.run(["/bin/sh", path], fr, 0), path)
-    walker.guarded(sysv_runlevel, "/etc", walker, runlevel)
-    walker.guarded(openwrt_rc_d, "/etc/rc.d", walker)
+    if sysv:
+        walker.guarded(sysv_runlevel, "/etc", walker, runlevel)
+    if _openwrt(walker):
+        walker.guarded(openwrt_rc_d, "/etc/rc.d", walker)
     walker.guarded(systemd, "/etc/systemd", walker)
     done_confs: set[str] = set()
     while walker.inetd_confs:
@@ -103,6 +109,11 @@ def _busybox_init(walker: Walker) -> bool:
     return any(posixpath.basename(n).startswith("busybox") for n in names)
 
 
+def _openwrt(walker: Walker) -> bool:
+    """procd or rc.common: OpenWrt runs the /etc/rc.d/S??name links itself."""
+    return any(walker.tree.resolve(p) is not None for p in ("/sbin/procd", "/etc/rc.common"))
+
+
 def _systemd_init(walker: Walker) -> bool:
     """/sbin/init is systemd (followed link by link, so a link into a part of the tree not shipped still says)."""
     path = "/sbin/init"
@@ -126,11 +137,12 @@ def _lines_script(text: str) -> shell.Script:
 # -- init ---------------------------------------------------------------------------------------------------
 
 
-def inittab_entries(walker: Walker, path: str) -> str | None:
-    """Walk every boot-time entry of an inittab; returns the SysV default runlevel if it names one."""
+def inittab_entries(walker: Walker, path: str) -> tuple[str | None, bool]:
+    """Walk every boot-time entry of an inittab. Returns the default runlevel if it names one, and whether
+    the table is SysV's (runlevels used; busybox ignores them and never runs rcN.d itself)."""
     text = walker.text(path)
     if text is None:
-        return None
+        return None, False
     lines = _lines_script(text)
     entries = []
     default: str | None = None
@@ -161,7 +173,8 @@ def inittab_entries(walker: Walker, path: str) -> str | None:
         tty = m.group(1) if m else "console"
         fr = walker.frame(path, script=lines, how=f"inittab:{action}", daemon=action in DAEMON_ACTIONS, tty=tty)
         _run_process(walker, process, fr, lineno)
-    return default
+    sysv = default is not None or any(levels for _, _, levels, _, _ in entries)
+    return default, sysv
 
 
 def _run_process(walker: Walker, process: str, fr: Frame, lineno: int) -> None:
