@@ -396,7 +396,8 @@ def build(catalogue: Path) -> dict:
         "policy": {
             "alone": "one match is enough to report the entry",
             "corroborating": "counts only with another matching indicator of the same entry in the same file "
-                             "(a file-path indicator matches the file it names)",
+                             "(a file-path indicator matches the file it names), one of them a string or byte "
+                             "pattern other than a port number",
             "group": "every indicator of the group must match in the same file",
             "delegated": "reported by another check (keys: VER-KEY-006 with backdoor_id)",
             "skip": "not used; see reason",

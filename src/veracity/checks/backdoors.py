@@ -440,8 +440,10 @@ def _enough(entry: Entry, matched: list[Indicator]) -> bool:
         members = {i.index for i in entry.indicators if i.group == g}
         if members <= names:
             return True
-    counted = [i for i in matched if i.use == "corroborating" or i.group]
-    return len(counted) >= 2 and any(not i.is_port for i in counted)
+    counted = [i for i in matched if i.use == "corroborating"]
+    # two indicators, one of them content other than a port number: a program named httpd that happens to
+    # contain the number 7329 is not Tenda's backdoor
+    return len(counted) >= 2 and any(i.content and not i.is_port for i in counted)
 
 
 def _line(item: Item, offset: int) -> int | None:
