@@ -114,6 +114,7 @@ BUSYBOX = {
         "ftp\tstream\ttcp\tnowait\troot\t/usr/sbin/ftpd\tftpd -w /srv\n"
         "tftp dgram udp wait root /usr/sbin/tftpd tftpd -c /srv\n"
         "shell stream tcp nowait root /bin/sh sh -i\n"
+        "daytime stream tcp nowait root internal\n"
     ),
     "/etc/crontabs/root": (
         "# m h dom mon dow command\n"
@@ -170,6 +171,8 @@ def test_busybox_boot_chain(tmp_path):
     inetd_sh = service(services, "sh", ports=[{"proto": "tcp", "port": 514}])
     assert inetd_sh["auth"] == "none" and inetd_sh["line"] == 4
     assert not [s for s in services if s["name"] == "telnetd" and s["line"] == 1]
+    daytime = service(services, "daytime")  # served by inetd itself
+    assert daytime["binary"] is None and ports(daytime) == [("tcp", 13)]
 
     # rc.local through rcS; cron tab
     adbd = service(services, "adbd")
@@ -187,7 +190,7 @@ def test_busybox_boot_chain(tmp_path):
         ("/etc/crontabs/root", 2), ("/etc/inetd.conf", 2), ("/etc/inetd.conf", 3)]
     assert by_rule(result, "VER-SVC-003") == [("/etc/rc.local", 2)]
     assert by_rule(result, "VER-SVC-004") == [
-        ("/etc/init.d/S40dropbear", 4), ("/etc/init.d/S50httpd", 3), ("/etc/init.d/S91b", 3)]
+        ("/etc/inetd.conf", 5), ("/etc/init.d/S40dropbear", 4), ("/etc/init.d/S50httpd", 3), ("/etc/init.d/S91b", 3)]
     assert by_rule(result, "VER-SVC-005") == [("/etc/inittab", 3), ("/etc/inittab", 4)]
     assert by_rule(result, "VER-SVC-006") == []
     crit = [f for f in result if f.rule == "VER-SVC-002"]
@@ -670,6 +673,19 @@ def test_conditional_start_is_reported_as_such(tmp_path):
     assert service(services, "udhcpd")["conditional"] is False
     [finding] = [f for f in result if f.rule == "VER-SVC-001"]
     assert finding.line == 3 and "(conditional)" in finding.title
+
+
+def test_unassigned_variables_are_empty_unless_something_unread_set_them(tmp_path):
+    files = {
+        "/bin/busybox": ELF,
+        "/etc/inittab": "::sysinit:/etc/init.d/rcS\n::sysinit:/etc/init.d/rc2\n",
+        "/etc/init.d/rcS": "#!/bin/sh\n[ \"$TELNET\" = 1 ] && telnetd -p 2301\n${HTTPD:-httpd} -p 8001\n",
+        "/etc/init.d/rc2": "#!/bin/sh\n. /tmp/settings\n[ \"$TELNET\" = 1 ] && telnetd -p 2302\n",
+    }
+    links = {p: "/bin/busybox" for p in ("/usr/sbin/telnetd", "/usr/sbin/httpd", "/bin/sh")}
+    _result, services = run(tmp_path, files, links)
+    assert [(s["name"], ports(s), s["conditional"]) for s in services] == [
+        ("httpd", [("tcp", 8001)], False), ("telnetd", [("tcp", 2302)], True)]
 
 
 # -- robustness ---------------------------------------------------------------------------------------------

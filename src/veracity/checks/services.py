@@ -7,6 +7,12 @@ the report's ``services`` section (the file chain that starts it, its ports, wha
 accounts can log in through it when an accounts check ran first), and the ways in become findings:
 remote shells and file transfer, shells served without login, debug services, other listeners, and shells on
 a console without login.
+
+Limits, by design of a static walk: branches on values known only at run time (NVRAM, UCI read by
+``config_get``, command output) are all walked and the services they start are marked ``conditional``;
+scripts written to /tmp or /var at run time, and daemons a vendor binary spawns itself, are not seen (except
+the services of monolithic vendor daemons the data file describes, such as Broadcom's CFM); UCI is read for
+dropbear and uhttpd only.
 """
 
 from __future__ import annotations
@@ -270,7 +276,7 @@ def _record(svc: Service, tree: Tree, accounts: list[dict] | None) -> dict[str, 
 def _finding(svc: Service, tree: Tree, record: dict[str, Any]) -> Finding | None:
     path = svc.started_by[-1] if svc.started_by else None
     evidence = _shown(svc.evidence or " ".join([svc.binary or svc.name, *svc.args]))
-    key = f"{svc.name}|{svc.binary}|{' '.join(svc.args)}|{_ports_text(svc.ports)}|{svc.tty}"
+    key = _shown(f"{svc.name}|{svc.binary}|{' '.join(svc.args)}|{_ports_text(svc.ports)}|{svc.tty}")
     where = _where(svc)
     cond = " (conditional)" if svc.conditional else ""
     severity = None

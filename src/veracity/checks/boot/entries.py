@@ -376,7 +376,8 @@ def _service_unit(walker: Walker, unit: str, chain: tuple[str, ...], ports: tupl
         return
     service = sections.get("Service", [])
     kind = next((v for k, v, _, _ in reversed(service) if k == "Type"), "simple")
-    env_vars = {}
+    env_vars: dict[str, str] = {}
+    opaque = False
     for k, v, _, _ in service:
         if k == "Environment":
             try:
@@ -386,6 +387,16 @@ def _service_unit(walker: Walker, unit: str, chain: tuple[str, ...], ports: tupl
                         env_vars[name] = value
             except ValueError:
                 pass
+        elif k == "EnvironmentFile":
+            env_file = _specifiers(v.lstrip("-"), unit, instance)
+            text = walker.text(env_file) if walker.tree.resolve(env_file) is not None else None
+            if text is None:
+                opaque = opaque or not v.startswith("-") or env_file.startswith(("/run", "/var", "/tmp"))
+                continue
+            for raw in text.splitlines():
+                m = re.match(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)", raw)
+                if m and not raw.lstrip().startswith("#"):
+                    env_vars[m.group(1)] = m.group(2).strip().strip("\"'")
     execs: list[tuple[str, int, str]] = []
     for k, v, line, file in service:
         if k == "ExecStart":
@@ -407,20 +418,20 @@ def _service_unit(walker: Walker, unit: str, chain: tuple[str, ...], ports: tupl
         for a in argv:
             m = re.fullmatch(r"\$([A-Za-z_][A-Za-z0-9_]*)", a)
             if m:  # $VAR unbraced: split into words; an empty value adds none
-                value = env_vars.get(m.group(1), UNK)
+                value = env_vars.get(m.group(1), UNK if opaque else "")
                 expanded.extend(value.split() if value != UNK else [UNK])
             else:
-                expanded.append(_unit_env(a, env_vars))
+                expanded.append(_unit_env(a, env_vars, opaque))
         argv = expanded
-        env = Env({"PATH": DEFAULT_PATH, **env_vars}, {"PATH", *env_vars})
+        env = Env({"PATH": DEFAULT_PATH, **env_vars}, {"PATH", *env_vars}, opaque=opaque)
         fr = walker.frame(file, chain=chain + ((file,) if file != path else ()), script=script, env=env,
                           how="systemd-socket" if ports else "systemd", daemon=kind != "oneshot", tty=tty, ports=ports)
         walker.run(argv, fr, line)
 
 
-def _unit_env(arg: str, env: dict[str, str]) -> str:
+def _unit_env(arg: str, env: dict[str, str], opaque: bool) -> str:
     def sub(m: re.Match) -> str:
-        return env.get(m.group(1) or m.group(2), UNK)
+        return env.get(m.group(1) or m.group(2), UNK if opaque else "")
 
     return re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)", sub, arg)
 

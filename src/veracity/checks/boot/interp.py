@@ -94,14 +94,18 @@ class Env:
     positional: list[str] = field(default_factory=list)
     procd: dict | None = None
     rc_common: bool = False
+    opaque: bool = False
+    """Something the walk could not read may have set variables (a file sourced from /tmp, an ``eval`` of
+    unknown text): a variable never assigned is then unknown rather than empty."""
 
     def child(self) -> Env:
         """The environment a script started from this one inherits: exported variables only."""
         vars_ = {k: v for k, v in self.vars.items() if k in self.exported}
-        return Env(vars_, set(self.exported))
+        return Env(vars_, set(self.exported), opaque=self.opaque)
 
     def copy(self) -> Env:
-        return Env(dict(self.vars), set(self.exported), dict(self.funcs), list(self.positional), None, self.rc_common)
+        return Env(dict(self.vars), set(self.exported), dict(self.funcs), list(self.positional), None, self.rc_common,
+                   self.opaque)
 
 
 @dataclass(frozen=True, slots=True)
@@ -550,6 +554,8 @@ class Walker:
                     continue
                 key, eq, value = a.partition("=")
                 if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+                    if UNK in key:
+                        env.opaque = True
                     continue
                 if eq:
                     env.vars[key] = value
@@ -573,6 +579,7 @@ class Walker:
             text = " ".join(args)
             if UNK not in text:
                 return self.run_string(text, fr, line)
+            env.opaque = True
             return None
         if name in ("exit", "return", "break", "continue"):
             if name == "exit" and fr.cond == fr.sbase:
@@ -704,6 +711,7 @@ class Walker:
 
     def source(self, name: str, args: list[str], fr: Frame, line: int) -> None:
         if UNK in name:
+            fr.env.opaque = True
             return
         if "/" not in name:
             found = self.which(name, fr.env)
@@ -712,6 +720,8 @@ class Walker:
             path = name if name.startswith("/") else posixpath.normpath(posixpath.join(posixpath.dirname(fr.path), name))
         node = self.resolve(path)
         if node is None or node.kind != "file":
+            if node is None and (_runtime(path) or self.tree.get(path) is not None):
+                fr.env.opaque = True  # made at run time: it may set anything
             return
         if node.path in fr.stack:
             return
@@ -1086,7 +1096,10 @@ class Walker:
             return DEFAULT_PATH
         if name == "HOME":
             return "/root"
-        return UNK if default_unset is None else default_unset
+        if default_unset is not None:
+            return default_unset
+        # Boot scripts run with init's nearly empty environment: never assigned means empty.
+        return UNK if env.opaque else ""
 
     def _braced(self, inner: str, env: Env) -> str:
         if inner.startswith("#") and len(inner) > 1:
