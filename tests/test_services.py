@@ -381,6 +381,12 @@ OPENWRT = {
         "start_service() {\n\tprocd_open_instance\n"
         "\tprocd_set_param command /usr/sbin/miniupnpd -f /var/etc/miniupnpd.conf\n\tprocd_close_instance\n}\n"
     ),
+    "/lib/functions/service.sh": "service_start() { start-stop-daemon -S -x \"$1\" -- \"$@\"; }\n",
+    "/usr/sbin/ntpd_vendor": ELF,
+    "/etc/init.d/sysntpd": (
+        "#!/bin/sh /etc/rc.common\nSTART=98\n. /lib/functions/service.sh\n"
+        "start() {\n\tservice_start /usr/sbin/ntpd_vendor -l -p 0.pool.ntp.org\n}\n"
+    ),
     "/etc/init.d/telnet": (
         "#!/bin/sh /etc/rc.common\nSTART=50\n"
         "start() {\n\tif ( ! has_root_pwd /etc/passwd && ! has_root_pwd /etc/shadow ); then\n"
@@ -400,6 +406,7 @@ OPENWRT_LINKS = {
     "/etc/rc.d/S50uhttpd": "../init.d/uhttpd",
     "/etc/rc.d/S94miniupnpd": "../init.d/miniupnpd",
     "/etc/rc.d/S95done": "../init.d/done",
+    "/etc/rc.d/S98sysntpd": "../init.d/sysntpd",
     "/sbin/init": "procd",
 }
 
@@ -431,6 +438,10 @@ def test_openwrt_procd(tmp_path):
     assert ash["conditional"] is True and ash["started_by"] == ["/etc/inittab", "/usr/libexec/login.sh"]
     login = service(services, "login", tty="console")
     assert login["auth"] == "password"
+
+    # rc.common without procd: start() with service_start (even where a sourced file defines it)
+    ntpd = service(services, "ntpd_vendor")
+    assert ntpd["args"] == ["-l", "-p", "0.pool.ntp.org"] and ntpd["line"] == 5
 
     # disabled service (no /etc/rc.d link): never started
     assert not [s for s in services if s["name"] == "telnetd"]

@@ -421,7 +421,7 @@ class Walker:
             if UNK in name or not name:
                 return None
             base = posixpath.basename(name)
-            if base in _WRAPPERS and not (base in fr.env.funcs):
+            if base in _WRAPPERS and (base not in fr.env.funcs or base in _PREFER_BUILTIN):
                 unwrapped = self.unwrap(base, argv)
                 if unwrapped is None:
                     return None
