@@ -794,6 +794,20 @@ def test_classify_options(name, args, tty, expected):
     assert (svc.klass, svc.ports, svc.auth, svc.shell_served) == expected
 
 
+def test_loopback_listeners_are_listed_not_flagged(tmp_path):
+    files = {"/bin/busybox": ELF, "/usr/sbin/uhttpd": ELF, "/etc/inittab": "::sysinit:/etc/init.d/rcS\n",
+             "/etc/init.d/rcS": ("#!/bin/sh\ntelnetd -b 127.0.0.1 -l /bin/sh\nuhttpd -p 127.0.0.1:8080 -h /www\n"
+                                 "httpd -p [::1]:81\nhttpd -p 0.0.0.0:82\n")}
+    links = {p: "/bin/busybox" for p in ("/usr/sbin/telnetd", "/usr/sbin/httpd", "/bin/sh")}
+    result, services = run(tmp_path, files, links)
+    assert [(s["name"], ports(s), s.get("bind")) for s in services] == [
+        ("telnetd", [("tcp", 23)], "loopback"), ("uhttpd", [("tcp", 8080)], "loopback"),
+        ("httpd", [("tcp", 81)], "loopback"), ("httpd", [("tcp", 82)], None)]
+    assert "loopback interface only" in services[0]["summary"]
+    assert by_rule(result, "VER-SVC-004") == [("/etc/init.d/rcS", 5)]
+    assert by_rule(result, "VER-SVC-002") == []
+
+
 def test_classify_not_services():
     from veracity.checks.boot.daemons import classify
     from veracity.checks.boot.interp import Launch

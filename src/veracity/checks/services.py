@@ -247,6 +247,8 @@ def _record(svc: Service, tree: Tree, accounts: list[dict] | None) -> dict[str, 
     access = _access(svc, creds)
     if access:
         summary += f", {access}"
+    if svc.loopback:
+        summary += ", loopback interface only"
     if svc.conditional:
         summary += " (under a condition the analysis could not decide)"
     record: dict[str, Any] = {
@@ -266,6 +268,8 @@ def _record(svc: Service, tree: Tree, accounts: list[dict] | None) -> dict[str, 
         "conditional": svc.conditional,
         "how": svc.how,
     }
+    if svc.loopback:
+        record["bind"] = "loopback"
     if svc.config:
         record["config"] = svc.config
     if svc.note:
@@ -280,6 +284,8 @@ def _finding(svc: Service, tree: Tree, record: dict[str, Any]) -> Finding | None
     where = _where(svc)
     cond = " (conditional)" if svc.conditional else ""
     severity = None
+    if svc.loopback:
+        return None  # reachable from the device itself only
     if svc.shell_served and not svc.ports and svc.tty:
         rule, title = CONSOLE_SHELL, f"Shell without login on {where}: {svc.name}{cond}"
     elif svc.auth == "none" and svc.klass == "ssh" and svc.ports:

@@ -41,6 +41,8 @@ class Service:
     """A shell handed out without login (on a port or a console)."""
     no_root: bool = False
     blank_passwords: bool = False
+    loopback: bool = False
+    """Bound to the loopback interface only: not reachable from the network."""
     severity: str | None = None
     how: str = "script"
     note: str | None = None
@@ -167,6 +169,12 @@ def flag_present(args: tuple[str, ...] | list[str], flags: list[str]) -> bool:
     return False
 
 
+def _loopback(value: str) -> bool:
+    host = value.rsplit(":", 1)[0] if re.search(r":\d+$", value) else value
+    host = host.strip("[]")
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
 def port_of(value: str) -> int | None:
     """``23``, ``0.0.0.0:23``, ``[::]:23``, ``:23``, ``host:23`` -> 23."""
     if UNK in value or not value:
@@ -290,15 +298,20 @@ def _generic(launch: Launch, entry: dict[str, Any], cat: Catalogue, reader: Read
     no_root = flag_present(args, entry.get("no_root_flags", []))
     blank = flag_present(args, entry.get("blank_password_flags", []))
 
+    bound: list[bool] = []
+    """For each address given on the command line or in UCI: is it the loopback interface?"""
     if not ports:
         for v in flag_values(args, entry.get("port_flags", [])) + flag_values(args, entry.get("bind_flags", [])):
             p = port_of(v)
             if p:
                 ports.append((proto, p))
+            if p or v in flag_values(args, entry.get("bind_flags", [])):
+                bound.append(_loopback(v))
         for v in flag_values(args, entry.get("tls_port_flags", [])):
             p = port_of(v)
             if p:
                 ports.append(("tcp", p))
+                bound.append(_loopback(v))
         positional = entry.get("port_positional")
         if positional == "hostport":
             for a in args:
@@ -318,6 +331,7 @@ def _generic(launch: Launch, entry: dict[str, Any], cat: Catalogue, reader: Read
             config_path = uci["path"]
             if not ports and uci["ports"]:
                 ports = uci["ports"]
+                bound = uci["loopback"]
             if uci.get("key_only"):
                 auth = "key"
             no_root = no_root or uci.get("no_root", False)
@@ -353,7 +367,7 @@ def _generic(launch: Launch, entry: dict[str, Any], cat: Catalogue, reader: Read
             auth = "password"
     return [_service(launch, klass, ports, auth, protocol=entry.get("protocol"), shell_served=shell_served,
                      no_root=no_root, blank_passwords=blank, severity=entry.get("severity"), note=note,
-                     config=config_path, extra=extra)]
+                     config=config_path, extra=extra, loopback=bool(bound) and all(bound))]
 
 
 def _ttyd_command(args: tuple[str, ...]) -> str | None:
@@ -402,6 +416,7 @@ def _uci(spec: dict[str, Any], reader: Reader) -> dict[str, Any] | None:
         return None
     enabled = [s for s in sections if s["options"].get(spec.get("enable", "enable"), "1").lower() not in OFF]
     ports: list[tuple[str, int]] = []
+    loopback: list[bool] = []
     key_only = bool(enabled)
     no_root = bool(enabled)
     for s in enabled:
@@ -411,8 +426,10 @@ def _uci(spec: dict[str, Any], reader: Reader) -> dict[str, Any] | None:
         for key in spec.get("listen", []):
             for v in s["lists"].get(key, []) + ([opts[key]] if key in opts else []):
                 p = port_of(v)
-                if p and ("tcp", p) not in ports:
-                    ports.append(("tcp", p))
+                if p:
+                    loopback.append(_loopback(v))
+                    if ("tcp", p) not in ports:
+                        ports.append(("tcp", p))
         if "password_auth" in spec:
             key_only = key_only and opts.get(spec["password_auth"], "1").lower() in OFF
         else:
@@ -421,7 +438,8 @@ def _uci(spec: dict[str, Any], reader: Reader) -> dict[str, Any] | None:
             no_root = no_root and opts.get(spec["root_login"], "1").lower() in OFF
         else:
             no_root = False
-    return {"path": path, "enabled": bool(enabled), "ports": ports, "key_only": key_only, "no_root": no_root}
+    return {"path": path, "enabled": bool(enabled), "ports": ports, "key_only": key_only, "no_root": no_root,
+            "loopback": loopback}
 
 
 def _config(spec: dict[str, Any], args: tuple[str, ...], reader: Reader) -> dict[str, Any] | None:
