@@ -44,6 +44,43 @@ _JEFFERSON_WHITEOUT = "(overlay-whiteout)"  # how jefferson writes an OpenWrt ov
 _PACKAGE_MARKERS = ("/package/package.json",)
 
 
+def _read_jffs2(path, offset, w, size):
+    from .jffs2 import extract_jffs2
+
+    return extract_jffs2(path, offset, w, size)
+
+
+def _read_cramfs(path, offset, w, size):
+    from .cramfs import extract_cramfs
+
+    return extract_cramfs(path, offset, w)
+
+
+def _read_extfs(path, offset, w, size):
+    from .extfs import extract_extfs
+
+    return extract_extfs(path, offset, w)
+
+
+_FILESYSTEM_READERS = {
+    "squashfs": lambda path, offset, w, size: native.extract_squashfs(path, offset, w),
+    "jffs2": _read_jffs2,
+    "cramfs": _read_cramfs,
+    "extfs": _read_extfs,
+}
+"""Filesystems veracity reads itself: unblob finds them, these read them without losing links, modes,
+devices or hard links (as sasquatch-less unsquashfs, jefferson, 7z and debugfs do)."""
+
+
+def _own_reader(handler: str | None) -> str | None:
+    if not handler:
+        return None
+    for prefix in _FILESYSTEM_READERS:
+        if handler.startswith(prefix):
+            return prefix
+    return None
+
+
 @dataclass(slots=True)
 class Unpacked:
     target_kind: str
@@ -147,7 +184,7 @@ class Engine:
 
     def _native(self, path, fmt, chain, depth, size, *, where, outer) -> str:
         if fmt == "squashfs":
-            return self._squashfs(path, 0, size, chain, depth, where=where, outer=outer)
+            return self._filesystem("squashfs", path, 0, size, chain, depth, where=where, outer=outer)
         if fmt == "tar":
             layers = self._try(lambda: native.image_layers(path), where, outer)
             if layers:
@@ -224,11 +261,13 @@ class Engine:
             self.out.trees.append(tree)
             self._descend(tree, depth + 1)
 
-    def _squashfs(self, path, offset, size, chain, depth, *, where, outer) -> str:
-        sub = self._container(chain, "squashfs", offset, size)
-        tree, w = self._tree(sub, "squashfs", size)
+    def _filesystem(self, fmt, path, offset, size, chain, depth, *, where, outer) -> str:
+        """A filesystem read by a project-owned reader (no external tool, nothing lost on the way)."""
+        sub = self._container(chain, fmt, offset, size)
+        tree, w = self._tree(sub, fmt, size)
         errors: list[str] = []
-        self._run(lambda: errors.extend(native.extract_squashfs(path, offset, w)), tree, where, outer)
+        extract = _FILESYSTEM_READERS[fmt]
+        self._run(lambda: errors.extend(extract(path, offset, w, size)), tree, where, outer)
         for message in errors:
             self._error(render_chain(sub), message)
             self._finding(rules.UNREADABLE, path=None, chain=sub, evidence=message, key=message)
@@ -257,8 +296,9 @@ class Engine:
                     blob_tree = blob_tree or Tree(chain, "blob")
                     self._carve_raw(path, chunk, blob_tree)
                 continue
-            if chunk.is_squashfs:
-                self._squashfs(path, chunk.start, chunk.end - chunk.start, chain, depth, where=where, outer=outer)
+            own = _own_reader(chunk.handler)
+            if own is not None:
+                self._filesystem(own, path, chunk.start, chunk.end - chunk.start, chain, depth, where=where, outer=outer)
                 continue
             ok = self._unblob_chunk(path, chunk, chain, depth, size, where=where, outer=outer)
             if not ok and top:

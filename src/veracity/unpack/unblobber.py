@@ -24,7 +24,6 @@ from pathlib import Path
 
 from ..limits import Budget, LimitExceeded
 
-_SQUASHFS_PREFIX = "squashfs"
 
 
 def quiet_unblob() -> None:
@@ -52,10 +51,6 @@ class Chunk:
     end: int
     handler: str | None
     """unblob handler name; None for data no handler recognised."""
-
-    @property
-    def is_squashfs(self) -> bool:
-        return bool(self.handler and self.handler.startswith(_SQUASHFS_PREFIX))
 
     @property
     def format(self) -> str:
