@@ -391,7 +391,7 @@ class ExtFS:
             iflags,
         ) = struct.unpack_from("<HHIIIIIHHII", raw, 0)
         node.iblock = raw[40:100]
-        acl_lo, size_hi = struct.unpack_from("<I4xI", raw, 104)
+        acl_lo, size_hi = struct.unpack_from("<II", raw, 104)
         blocks_hi, acl_hi, uid_hi, gid_hi = struct.unpack_from("<HHHH", raw, 116)
         node.mode = mode
         node.uid = uid_lo | (uid_hi << 16)
