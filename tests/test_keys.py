@@ -395,12 +395,15 @@ def test_broadcom_ships_a_publicly_known_host_key(run_scan, only_keys):
 @pytest.mark.corpus
 def test_alcatel_overlay_holds_a_dropbear_host_key(run_scan, only_keys):
     report = run_scan(corpus("firmware/alcatel-g010s-a-mtd4.jffs2"))
-    found = [f for f in report["findings"] if f["rule"].startswith("VER-KEY-")]
-    assert [f["rule"] for f in found] == ["VER-KEY-001"]
-    # jefferson names the overlay entry oddly ("(overlay-whiteout)"); the key is dropbear's DSS host key
-    assert found[0]["path"].startswith("/etc/dropbear/")
-    assert "dropbear DSA 1024-bit" in found[0]["evidence"]
-    assert "SHA256:NYdw/wjozQeme8ejUXJR3WW3bWdpRIuuQ1heQd1BEPA" in found[0]["evidence"]
+    assert _keys_findings(report) == [
+        ("VER-KEY-001", "/etc/dropbear/dropbear_dss_host_key"),
+        ("VER-KEY-001", "/etc/dropbear/dropbear_rsa_host_key"),
+    ]
+    dss, rsa = findings(report, "VER-KEY-001")
+    assert "dropbear DSA 1024-bit" in dss["evidence"]
+    assert "SHA256:NYdw/wjozQeme8ejUXJR3WW3bWdpRIuuQ1heQd1BEPA" in dss["evidence"]
+    assert "dropbear RSA 1040-bit" in rsa["evidence"]
+    assert "SHA256:o7KQ9fa6jjnLvRv3O2Tp/rCzFKycMUsoEpwnnQYJMeU" in rsa["evidence"]
 
 
 @pytest.mark.corpus

@@ -11,6 +11,7 @@ from ..patterns import PatternSet
 from ..unpack import rules as unpack_rules
 from .keys import KeysCheck
 from .secrets import SecretsCheck
+from .services import ServicesCheck
 
 CHECK_FAILED = Rule(
     "VER-CHK-001",
@@ -22,6 +23,7 @@ CHECK_FAILED = Rule(
 
 
 CHECKS: tuple = (
+    ServicesCheck,
     KeysCheck,
     SecretsCheck,
 )
