@@ -533,6 +533,16 @@ def test_jffs2_hostile_nodes():
         JFFS2(jnode(e, 0x2003, b""))  # only a cleanmarker
 
 
+@pytest.mark.parametrize("filler", [b"\x85\x19", b"\x85\x19\x00\x00"])
+def test_jffs2_magic_flood_is_bounded(filler):
+    image = jinode("<", 1, 1, S_DIR | 0o755) + filler * ((8 << 20) // len(filler))
+    t0 = time.perf_counter()
+    fs = JFFS2(image)
+    assert time.perf_counter() - t0 < 1.0
+    assert any("invalid node headers; scan stopped" in m for m in fs.errors)
+    assert [x.path for x in fs.walk()] == ["/"]
+
+
 def test_jffs2_truncated_fixture():
     if fixtures.tool_missing("truncated-jffs2"):
         pytest.skip("mkfs.jffs2 missing")

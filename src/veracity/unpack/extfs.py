@@ -121,6 +121,7 @@ _MAX_SYMLINK = 65536
 _MAX_DEPTH = 1024
 _MAX_ERRORS = 200
 _MAX_ENTRIES = 10_000_000
+_MAX_DIR_ENTRIES = 1_000_000  # one directory is read whole (to sort it) before its entries are yielded
 _CHUNK = 1 << 20
 _BLOCK_CACHE = 256
 _N_BLOCKS = 15
@@ -652,8 +653,8 @@ class ExtFS:
                     buf = self._raw((pblk + k) * bs, bs)
                     for name, ino, _t in self._parse_dirents(buf, path, sink):
                         out.append((name, ino))
-                        if len(out) > _MAX_ENTRIES:
-                            raise ExtError(f"directory {path}: too many entries")
+                    if len(out) > _MAX_DIR_ENTRIES:
+                        raise ExtError(f"directory {path}: more than {_MAX_DIR_ENTRIES} entries")
         out = [(n, i) for n, i in out if n not in (b".", b"..")]
         out.sort()
         return out

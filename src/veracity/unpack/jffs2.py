@@ -102,6 +102,7 @@ _MAX_NODE_DSIZE = 1 << 20  # decompressed size of a data node (a page, at most 6
 _MAX_SYMLINK = 65536
 _MAX_DEPTH = 1024
 _MAX_ERRORS = 200
+_MAX_BAD_HEADERS = 200_000  # magic numbers not starting a valid node (each costs a CRC)
 _CHUNK = 1 << 20
 _ROOT_INO = 1
 
@@ -350,6 +351,11 @@ class JFFS2:
                 bad_headers += 1
                 if first_bad < 0:
                     first_bad = pos
+                if bad_headers >= _MAX_BAD_HEADERS:
+                    self._error(
+                        f"more than {_MAX_BAD_HEADERS} invalid node headers; scan stopped at {self._where(pos)}"
+                    )
+                    break
                 pos += 1
                 continue
             nodetype, totlen = found
