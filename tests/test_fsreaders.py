@@ -45,6 +45,9 @@ try:
 except ImportError:  # pragma: no cover
     lzallright = None
 
+# Time bounds: every case takes well under a second on an idle machine; the
+# asserted bound leaves room for a loaded CI runner (pytest -n, other jobs).
+SLOW = 3.0
 READERS = {"jffs2": (JFFS2, JFFS2Error), "cramfs": (CramFS, CramFSError), "ext": (ExtFS, ExtError)}
 FIXTURES = {
     "jffs2-le": "jffs2",
@@ -153,7 +156,7 @@ def test_fixture_round_trip(fmt, rootfs_manifest):
     same_inode = by_path["/bin/busybox"].inode == by_path["/bin/busybox-hardlink"].inode
     assert same_inode == (fmt != "cramfs")  # cramfs stores no hard links
     assert {e.uid for e in entries} == {0} and {e.gid for e in entries} == {0}
-    assert elapsed < 2.0
+    assert elapsed < SLOW
 
 
 @pytest.mark.parametrize(
@@ -538,7 +541,7 @@ def test_jffs2_magic_flood_is_bounded(filler):
     image = jinode("<", 1, 1, S_DIR | 0o755) + filler * ((8 << 20) // len(filler))
     t0 = time.perf_counter()
     fs = JFFS2(image)
-    assert time.perf_counter() - t0 < 1.0
+    assert time.perf_counter() - t0 < SLOW
     assert any("invalid node headers; scan stopped" in m for m in fs.errors)
     assert [x.path for x in fs.walk()] == ["/"]
 
@@ -550,7 +553,7 @@ def test_jffs2_truncated_fixture():
     t0 = time.perf_counter()
     fs = JFFS2(data)
     entries, _contents = scan_tolerant(fs)
-    assert time.perf_counter() - t0 < 1.0
+    assert time.perf_counter() - t0 < SLOW
     assert len(fs.errors) == 1 and "past the end of the image (truncated)" in fs.errors[0]
     assert entries[0].path == "/" and {"/bin", "/etc"} <= {x.path for x in entries}
 
@@ -808,7 +811,7 @@ def test_ext_layouts(layout, tmp_path):
         assert depth == 2
     if "inline" in layout:
         assert fs._inode(by_path["/etc/small"].inode).flags & extfs_mod.FL_INLINE_DATA
-    assert elapsed < 2.0
+    assert elapsed < SLOW
 
 
 def patch_inode(data: bytearray, fs: ExtFS, ino: int, offset: int, fmt: str, *values) -> None:
@@ -969,4 +972,4 @@ def test_hostile_copies_fail_cleanly(name):
         except Exception as exc:  # noqa: BLE001 - the point of the test
             pytest.fail(f"mutant {i} of {name}: {type(exc).__name__}: {exc}")
         worst = max(worst, time.perf_counter() - t0)
-    assert worst < 1.0
+    assert worst < SLOW
