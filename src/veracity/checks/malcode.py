@@ -48,6 +48,7 @@ call (or the command); their fingerprint uses the matched text, not the line num
 from __future__ import annotations
 
 import codecs
+from functools import cache
 import math
 import posixpath
 import re
@@ -202,19 +203,23 @@ RULES = (BIND_SHELL, BIND_SHELL_ELF, WEB_SHELL, REVERSE_SHELL, DOWNLOAD_EXEC, OB
 
 _TRIGGERS: dict[str, tuple[bytes, ...]] = {
     "shell": (
-        rb"/dev/(?:tcp|udp)/",
-        rb"(?:^|[\s;|&(`\"'/])(?:nc|ncat|netcat)(?:\.\w+)?\s",
-        rb"\bsocat\s",
-        rb"\bmk(?:fifo|nod)\s",
-        rb"\bu?telnetd\b[^\n]{0,100}-l",
-        rb"\b(?:wget|curl|tftp|ftpget|fetch)\s",
-        rb"\b(?:base64|xxd|openssl|uudecode)\s",
-        rb"/inet/tcp/",
-        rb"\b(?:DownloadString|DownloadFile|Invoke-WebRequest|EncodedCommand)\b",
-        rb"powershell[^\n]{0,100}\s-e(?:nc?|ncodedcommand)?\s",
-        rb"\b(?:stream|dgram)\s+(?:tcp|udp)",
-        rb"\bserver\s*=",
-        rb"\\x[0-9a-fA-F]{2}\\x[0-9a-fA-F]{2}[^\n]{0,40}\|\s*(?:ba)?sh",
+        rb"/dev/(?:tcp|udp)/",                                                       # 0 devtcp
+        rb"(?:^|[\s;|&(`\"'/])(?:nc|ncat|netcat)(?:\.\w+)?\s",                        # 1 netcat
+        rb"\bsocat\s",                                                               # 2
+        rb"\bmk(?:fifo|nod)\s",                                                       # 3
+        rb"\bu?telnetd\b[^\n]{0,100}-l",                                              # 4
+        rb"\b(?:wget|curl|tftp|ftpget|fetch|lwp-download)\s",                          # 5 download
+        rb"\b(?:base64|xxd|openssl|uudecode)\s",                                      # 6 decode
+        rb"/inet/tcp/",                                                              # 7
+        rb"(?i)\b(?:DownloadString|DownloadFile|Invoke-WebRequest|iwr)\b",             # 8
+        rb"(?i)powershell[^\n]{0,200}\s-e(?:nc?|ncodedcommand|ncod|nco)?\s",          # 9
+        rb"\b(?:stream|dgram)\s+(?:tcp|udp)",                                          # 10 inetd
+        rb"\bserver\s*=",                                                             # 11 xinetd
+        rb"\\x[0-9a-fA-F]{2}\\x[0-9a-fA-F]{2}[^\n]{0,200}\|\s*(?:ba)?sh",               # 12 printf
+        rb"\btelnet\s+\S+\s+\d+\s*\|",                                                # 13 telnet pipe
+        rb"s_client",                                                                # 14
+        rb"(?:/etc/shadow|/etc/passwd|\.ssh/|id_rsa|\.aws/)[^\n|]{0,80}\|",             # 15 secret pipe
+        rb"\b(?:env|printenv)\s*\|",                                                   # 16
     ),
     "decode": (
         rb"b(?:64|32|16|85)decode|a85decode|decodebytes|decodestring|unhexlify|fromhex|zlib|marshal|Fernet",
@@ -248,6 +253,10 @@ _TRIGGERS: dict[str, tuple[bytes, ...]] = {
         rb"gethostbyname|getaddrinfo|resolver|dns\.(?:lookup|resolve)|\brequest\s*\(|\.Request\s*\(",
         rb"fsockopen|curl_exec|file_get_contents\s*\(\s*['\"]https?:|wget\.download|createWriteStream",
     ),
+    "write": (
+        rb"open\s*\([^)\n]{0,200}['\"][wax]\+?b|urlretrieve|wget\.download|createWriteStream|writeFile|os\.Create|OpenFile",
+        rb"WriteFile|File\.(?:write|binwrite|open)|file_put_contents",
+    ),
     "install": (
         rb"cmdclass",
         rb"\"(?:pre|post)?install\"\s*:",
@@ -260,12 +269,15 @@ _TRIGGERS: dict[str, tuple[bytes, ...]] = {
     "web": (
         rb"\$_(?:GET|POST|REQUEST|COOKIE|SERVER)\b|HTTP_USER_AGENT|QUERY_STRING|formvalue",
         rb"req\.(?:query|body|params|headers)|request\.(?:args|form|values|headers|GET|POST)|getvalue\s*\(",
-        rb"user-agent|User-Agent|FieldStorage",
+        rb"user-agent|User-Agent|FieldStorage|\$\{?FORM_\w+",
     ),
     "escape": (
         rb"(?:\\x[0-9a-fA-F]{2}){3}|(?:\\[0-7]{3}){3}|(?:\\u[0-9a-fA-F]{4}){3}",
         rb"cp1026|cp500|cp037|rot_?13",
         rb"['\"](?:[0-9a-fA-F]{2}){3,}['\"]",
+    ),
+    "auth": (
+        rb"(?i)[^a-z0-9_](?:password|passwd|passphrase|login|username|user-agent|http_user_agent|authorization|backdoor)[^a-z0-9_]",
     ),
     "jsobf": (
         rb"_0x[0-9a-f]{4,6}",
@@ -349,12 +361,27 @@ def mask_comments(text: str, lang: str) -> str:
     out: list[str] = []
     last = 0
     for m in lex.finditer(text):
-        if m.lastgroup == "c" or (m.group("c") is not None):
+        if m.group("c") is not None or (lang == "py" and _docstring(text, m)):
             out.append(text[last:m.start()])
             out.append(re.sub(r"[^\n]", " ", m.group()))
             last = m.end()
     out.append(text[last:])
     return "".join(out)
+
+
+def _docstring(text: str, m: re.Match[str]) -> bool:
+    """A Python string statement of its own (a docstring or a bare triple-quoted string): never executed."""
+    lit = m.group()
+    if not lit.lstrip("rRbBuUfF").startswith(('"""', "'''")):
+        return False
+    line_start = text.rfind("\n", 0, m.start()) + 1
+    if text[line_start:m.start()].strip():
+        return False
+    end = text.find("\n", m.end())
+    if text[m.end(): end if end >= 0 else len(text)].strip():
+        return False
+    before = text[:line_start].rstrip()
+    return not before or before[-1] not in "([{,=+\\%"
 
 
 _BRACKETS = re.compile(r"""[()\[\]{}\n;]|"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*'|`(?:\\.|[^`\\])*`""")
@@ -398,12 +425,24 @@ class Detector:
     name: str
     rule: Rule
     regex: re.Pattern[str]
+    needles: tuple[int, ...]
+    """Shell trigger patterns one of which must have matched the file for the regex to be tried."""
     severity: str | None = None
     why: str = ""
 
 
+# the shell trigger patterns (indexes in _TRIGGERS["shell"]) one of which must have matched for a detector to run
+_NEEDLES: dict[str, tuple[int, ...]] = {
+    "dev-tcp-interactive": (0,), "dev-tcp-redirect": (0,), "exec-fd-dev-tcp": (0,), "netcat-exec": (1,),
+    "fifo-pipeline": (3,), "telnet-pipe": (13,), "socat-exec": (2,), "awk-inet": (7,), "openssl-shell": (14,),
+    "pipe-to-shell": (5,), "shell-subst-download": (5,), "powershell-download": (8,), "decode-pipe-shell": (6,),
+    "eval-decode": (6,), "printf-hex-shell": (12,), "powershell-encoded": (9,), "curl-post-secret": (5,),
+    "wget-post-secret": (5,), "pipe-secret-out": (15,), "netcat-send-secret": (1,), "env-to-network": (16,),
+}
+
+
 def _d(name: str, rule: Rule, rx: str, why: str, flags: int = 0, severity: str | None = None) -> Detector:
-    return Detector(name, rule, re.compile(rx, flags), severity, why)
+    return Detector(name, rule, re.compile(rx, flags), _NEEDLES[name], severity, why)
 
 
 _SHELL_DETECTORS = (
@@ -416,7 +455,7 @@ _SHELL_DETECTORS = (
        + _SH + r"))",
        "/dev/tcp connection wired to a shell's standard input and output"),
     _d("exec-fd-dev-tcp", REVERSE_SHELL,
-       r"\bexec\s+(\d+)<>\s*/dev/(?:tcp|udp)/[^\n]{0,300}?(?:while\s+read[^\n]{0,80}\$\w+\s*(?:2>&\1|>&\1)|"
+       r"\bexec\s+(\d+)<>\s*/dev/(?:tcp|udp)/[\s\S]{0,300}?(?:while\s+read[^\n]{0,80}\$\w+\s*(?:2>&\1|>&\1)|"
        + _SH + r"\s*<&\1)",
        "file descriptor on /dev/tcp read by a command loop"),
     _d("netcat-exec", REVERSE_SHELL, rf"{_NETCAT}[^\n|;&]{{0,160}}?\s-[a-zA-Z]*[ec][ \t]*['\"]?{_SH}",
@@ -428,8 +467,8 @@ _SHELL_DETECTORS = (
     _d("telnet-pipe", REVERSE_SHELL, rf"\btelnet\s+\S+\s+\d+\s*\|\s*{_SH}[^\n]{{0,20}}\|\s*telnet\b",
        "shell between two telnet connections"),
     _d("socat-exec", REVERSE_SHELL,
-       rf"\bsocat\b[^\n]{{0,200}}?(?:(?:exec|system):['\"]?{_SH}[^\n]{{0,120}}?(?:tcp\d?|openssl|ssl)(?:-connect)?:|"
-       rf"(?:tcp\d?|openssl|ssl)(?:-connect)?:[^\s,]+[^\n]{{0,120}}?(?:exec|system):['\"]?{_SH})",
+       rf"\bsocat\b[^\n]{{0,200}}?(?:(?:exec|system):['\"]?{_SH}[^\n]{{0,120}}?(?:tcp\d?|openssl|ssl)(?:-connect|-listen)?:|"
+       rf"(?:tcp\d?|openssl|ssl)(?:-connect|-listen)?:[^\s,]+[^\n]{{0,120}}?(?:exec|system):['\"]?{_SH})",
        "socat joining a shell to a network connection", re.I),
     _d("awk-inet", REVERSE_SHELL, r"/inet/tcp/\d+/[^/\s\"']+/\d+[^\n]{0,200}\|&",
        "awk coprocess on a TCP connection"),
@@ -559,6 +598,9 @@ _SOURCES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
                        r"Net::HTTP\.get|URI\.open\s*\(|\bhttp\.Get\s*\(|DownloadString|\bwget\s|\bcurl\s"),
     )
 )
+_SOURCE_LABELS = {f"s{n}": label for n, (label, _rx) in enumerate(_SOURCES)}
+_SOURCES_ONE = re.compile("|".join(f"(?P<s{n}>{rx.pattern})" for n, (_label, rx) in enumerate(_SOURCES)))
+_SOURCES_ANY = _SOURCES_ONE
 _DANGEROUS_NAMES = {"eval", "exec", "compile", "__import__", "system", "popen", "getattr", "builtins",
                     "__builtins__", "subprocess", "require", "child_process", "function", "atob", "spawn",
                     "execsync", "b64decode", "base64", "marshal", "zlib", "os", "open", "globals", "import",
@@ -705,7 +747,7 @@ class _Taint:
         return out
 
     def _labels(self, text: str) -> set[str]:
-        out = {label for label, rx in _SOURCES if rx.search(text)}
+        out = {_SOURCE_LABELS[m.lastgroup] for m in _SOURCES_ONE.finditer(text)} if _SOURCES_ANY.search(text) else set()
         if self.names:
             keys = frozenset(self.names)
             if keys != self._rx_for:
@@ -721,6 +763,16 @@ class _Taint:
         self.names.clear()
         self.channels.clear()
         self.callables.clear()
+
+
+@cache
+def _any_of_cached(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
+    return re.compile("|".join(f"(?:{p})" for p in patterns)) if patterns else None
+
+
+def _any_of(sinks: tuple[tuple[re.Pattern[str], str], ...]) -> re.Pattern[str] | None:
+    """One regex that finds whether a line holds any of ``sinks`` (a prefilter)."""
+    return _any_of_cached(tuple(rx.pattern for rx, _ in sinks))
 
 
 # -- the analysis of one text file --------------------------------------------------------------------------
@@ -739,12 +791,14 @@ class Hit:
 class _TextScan:
     """Every heuristic over one text file (comments blanked)."""
 
-    def __init__(self, path: str, text: str, lang: str, families: set[str]):
+    def __init__(self, path: str, text: str, lang: str, triggers: set[str]):
         self.path = path
         self.lang = lang
         self.raw = text
         self.text = mask_comments(text, lang)
-        self.families = families
+        self.triggers = triggers
+        """Trigger patterns that matched the file, as 'family/index'."""
+        self.families = {t.split("/")[0] for t in triggers}
         self.hits: list[Hit] = []
         self._nl: list[int] | None = None
 
@@ -777,7 +831,7 @@ class _TextScan:
             self.escapes()
         if f & {"jsobf", "decode"} and self.lang == "js":
             self.js_obfuscator()
-        if "net" in f and self.lang in ("py", "js", "go", "rb", "php", "lua"):
+        if {"net", "write"} <= f and self.lang in ("py", "js", "go", "rb", "php", "lua"):
             self.download_to_file()
         if "install" in f:
             self.install_hooks()
@@ -792,6 +846,8 @@ class _TextScan:
     def shell(self) -> None:
         text = self.text
         for det in _SHELL_DETECTORS:
+            if not any(f"shell/{n}" in self.triggers for n in det.needles):
+                continue
             for m in det.regex.finditer(text):
                 rule = det.rule
                 if rule is REVERSE_SHELL:
@@ -804,7 +860,7 @@ class _TextScan:
                         rule = BIND_SHELL
                 what = det.why if rule is det.rule else det.why.replace("connects", "listens")
                 self.add(rule, m.start(), f"{det.name} ({what})", self.snippet(m.start(), m.end()))
-        for m in _TELNETD_SHELL.finditer(text):
+        for m in _TELNETD_SHELL.finditer(text) if "shell/4" in self.triggers else ():
             port = _TELNETD_PORT.search(m.group())
             if port and port[1] != "23":
                 self.add(BIND_SHELL, m.start(), f"telnetd-shell (telnetd serves a shell without login on port {port[1]})",
@@ -815,7 +871,8 @@ class _TextScan:
                 for m in rx.finditer(text):
                     self.add(BIND_SHELL, m.start(), "inetd-shell (inetd service whose server is a shell)",
                              self.snippet(m.start()))
-        self.download_then_run()
+        if "shell/5" in self.triggers:
+            self.download_then_run()
 
     def download_then_run(self) -> None:
         text = self.text
@@ -832,7 +889,8 @@ class _TextScan:
             base = re.escape(posixpath.basename(name))
             full = re.escape(name)
             run = re.search(
-                rf"(?:^|[\s;&|(`'\"]){_EXEC_WORDS}(?:\S*/)?{base}\b|(?:^|[\s;&|(`'\"]){full}(?:\s|;|&|$)(?!\s*[<>|])",
+                rf"(?:^|[\s;&|(`'\"]){_EXEC_WORDS}(?:\S*/)?{base}\b|"
+                rf"(?:^|[;&|(`]|\bthen\b|\bdo\b|\belse\b)[ \t]*(?:nohup\s+|exec\s+|setsid\s+)?{full}(?=\s|;|&|$)(?!\s*[<>|])",
                 window, re.M,
             )
             if run is None:
@@ -851,6 +909,8 @@ class _TextScan:
         func_rx = _FUNC_START["py" if lang == "py" else "c"]
         exec_sinks = _EXEC_SINKS.get(lang, ())
         net_sinks = _NET_SINKS.get(lang, ())
+        exec_any = _any_of(exec_sinks)
+        net_any = _any_of(net_sinks + ((_CHANNEL_SEND, ""), (_MODULE_CALL, "")))
         want_exfil = "source" in self.families and "net" in self.families
         want_exec = "exec" in self.families
         pos = 0
@@ -925,13 +985,13 @@ class _TextScan:
                              "text is called)", self.snippet(start + cm.start()))
                     taint.callables.discard(name)
                     pending_fn.pop(name, None)
-            if want_exec:
+            if want_exec and exec_any is not None and exec_any.search(line):
                 for rx, kind in exec_sinks:
                     for sm in rx.finditer(line):
                         if am and "Function" in sm.group() and am.group("lhs").strip() in taint.callables:
                             continue  # reported where the function is called
                         self._exec_sink(taint, start + sm.start(), start + sm.end(), kind)
-            if want_exfil:
+            if want_exfil and (net_any is None or net_any.search(line)):
                 for rx, kind in net_sinks:
                     for sm in rx.finditer(line):
                         self._net_sink(taint, start + sm.start(), start + sm.end(), kind)
@@ -1187,6 +1247,8 @@ class _TextScan:
                 self.add(WEB_SHELL, m.start(), "web-shell (a request parameter is run as a command or code)",
                          self.snippet(m.start()))
         # magic credential or user agent: request field compared with a literal
+        if not any(n in text for n in _FIELD_NEEDLES):
+            return
         for rx in _MAGIC_CMP:
             for m in rx.finditer(text):
                 name = next((g for g in (m.group(f"f{i}") for i in range(1, 8)) if g), "")
@@ -1203,6 +1265,7 @@ _FIELD = (r"(?:\$_(?:GET|POST|REQUEST|COOKIE)\s*\[\s*['\"](?P<f1>[\w-]+)['\"]\s*
           r"\breq\.(?:query|body|params|headers)\s*(?:\.|\[\s*['\"])(?P<f5>[\w-]+)['\"]?\s*\]?|"
           r"\brequest\.(?:args|form|values|headers)(?:\.get\(\s*|\[\s*)['\"](?P<f6>[\w-]+)['\"]\s*[)\]]|"
           r"\bform\.getvalue\s*\(\s*['\"](?P<f7>[\w-]+)['\"]\s*\))")
+_FIELD_NEEDLES = ("$_", "formvalue", "HTTP_USER_AGENT", "FORM_", "HTTP_X_", "req.", "request.", "getvalue")
 _LIT = r"(?P<q>['\"])(?P<lit>[^'\"\n]{4,64})(?P=q)"
 _CMP_OP = r"(?:===?|!==?|\s-eq\s|\s=\s|\s!=\s)"
 _MAGIC_CMP = (
@@ -1281,7 +1344,7 @@ def _runs(args: str, mention: re.Pattern[str], chmod: bool) -> str | None:
     before = args[: first.start()]
     if re.fullmatch(r"\s*\[?\s*(?:[rbuf]{0,2}['\"`])?\s*(?:\./)?\s*\{?\$?\{?", before, re.I):
         return "run"
-    if re.search(_EXEC_PREFIX + r"[\s'\"{$]*$", before):
+    if re.search(_EXEC_PREFIX + r"[\s'\"`{$+]*$", before):
         return "run"
     return None
 
@@ -1382,7 +1445,8 @@ _EXEC_IMPORTS = {"execve", "execl", "execv", "execlp", "execvp", "execle", "syst
 _LOGIN_IMPORTS = {"crypt", "getspnam", "getpwnam", "openpty", "forkpty", "grantpt", "posix_openpt", "pam_start",
                   "pam_authenticate", "SSL_new", "getpass", "login_tty", "unlockpt", "ptsname"}
 _CMP_IMPORTS = {"strcmp", "strncmp", "strcasecmp", "strncasecmp", "memcmp", "strstr", "strcasestr"}
-_INPUT_IMPORTS = {"recv", "recvfrom", "read", "accept", "getenv", "fgets", "recvmsg"}
+_NET_INPUT = {"recv", "recvfrom", "recvmsg", "accept", "SSL_read"}
+_INPUT_IMPORTS = _NET_INPUT | {"getenv"}
 # a word of the authentication vocabulary, standing alone (not inside an identifier like app_passwd or
 # BcmCfmImpl_getEnAuth, which are symbol names)
 _AUTH_ANCHOR = re.compile(r"(?<![A-Za-z0-9_])(?:password|passwd|passphrase|login|username|user-agent|http_user_agent|"
@@ -1427,7 +1491,8 @@ def _elf_findings(item: Item, strings: tuple[tuple[int, str], ...]) -> Iterator[
         used = sorted((_NET_IMPORTS | {"dup2"} | (imports & _EXEC_IMPORTS)) & imports)
         yield Hit(BIND_SHELL_ELF, off, f"bind-shell-program (imports {', '.join(used)}; no login functions; "
                   f"{len(imports)} imports)", f"elf-bind:{','.join(used)}")
-    if imports & _CMP_IMPORTS and imports & _INPUT_IMPORTS and item.facts.size <= 4 * 2**20:
+    cgi = "getenv" in imports and any(v in ("QUERY_STRING", "HTTP_USER_AGENT", "REQUEST_METHOD") for v in values)
+    if imports & _CMP_IMPORTS and (imports & _NET_INPUT or cgi) and item.facts.size <= 4 * 2**20:
         for i, (off, s) in enumerate(strings):
             if len(s) > 80 or not _AUTH_ANCHOR.search(s):
                 continue
@@ -1455,18 +1520,21 @@ class MalcodeCheck:
     def run(self, inv: Inventory, sections: dict[str, list[dict]]) -> Iterable[Finding]:
         out: list[Finding] = []
         for item in inv.items:
-            families = {pid.split("/")[1] for pid, _s, _e in item.facts.matched("VER-MAL/")}
+            triggers = {pid.split("/", 1)[1] for pid, _s, _e in item.facts.matched("VER-MAL/")}
+            families = {t.split("/")[0] for t in triggers}
             kind = item.facts.kind
             if kind == "elf":
                 elf = item.facts.elf
+                imports = {i.split("@")[0] for i in elf.imports} if elf is not None else set()
                 wants_elf = elf is not None and (
-                    _ELF_SHAPE <= {i.split("@")[0] for i in elf.imports} or families & {"shell", "web"})
+                    _ELF_SHAPE <= imports or families & {"shell", "web"}
+                    or ("auth" in families and imports & _CMP_IMPORTS and imports & _NET_INPUT))
                 if not wants_elf:
                     continue
                 strings = inv.strings(item)
                 hits = list(_elf_findings(item, strings))
                 if "shell" in families and strings:
-                    hits += _strings_scan(item, strings)
+                    hits += _strings_scan(item, strings, triggers)
                 out.extend(_to_findings(item, hits, text=False))
                 continue
             if not families and not _always(item):
@@ -1479,12 +1547,12 @@ class MalcodeCheck:
                 elif "shell" in families:
                     strings = inv.strings(item)
                     if strings:
-                        out.extend(_to_findings(item, _strings_scan(item, strings), text=False))
+                        out.extend(_to_findings(item, _strings_scan(item, strings, triggers), text=False))
                 continue
             lang = language(item.node.path, item)
             if lang is None:
                 continue
-            scan = _TextScan(item.node.path, text, lang, families)
+            scan = _TextScan(item.node.path, text, lang, triggers)
             out.extend(_to_findings(item, scan.run(), text=True, scan=scan))
         return out
 
@@ -1493,10 +1561,10 @@ def _always(item: Item) -> bool:
     return posixpath.basename(item.node.path) in ("inetd.conf",) and item.facts.text is not None
 
 
-def _strings_scan(item: Item, strings: tuple[tuple[int, str], ...]) -> list[Hit]:
+def _strings_scan(item: Item, strings: tuple[tuple[int, str], ...], triggers: set[str]) -> list[Hit]:
     """Shell detectors over a program's strings (one per line; offsets are the strings' file offsets)."""
     joined = "\n".join(s for _, s in strings)
-    scan = _TextScan(item.node.path, joined, "text", {"shell"})
+    scan = _TextScan(item.node.path, joined, "text", {t for t in triggers if t.startswith("shell/")})
     scan.shell()
     starts = []
     pos = 0
