@@ -8,14 +8,13 @@ import warnings
 from pathlib import Path
 
 import pytest
+from conftest import ROOT, corpus, findings
 
 import veracity.checks.registry
 from veracity.checks import backdoors as bd
 from veracity.checks.backdoors import BackdoorsCheck
 from veracity.patterns import PatternSet
 from veracity.testing.memfs import inventory_from
-
-from conftest import ROOT, corpus, findings
 
 PATTERNS = PatternSet(BackdoorsCheck.PATTERNS)
 ELF = b"\x7fELF\x01\x02\x01" + b"\x00" * 9 + b"\x00\x02\x00\x08" + b"\x00" * 40  # truncated MIPS header

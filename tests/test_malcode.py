@@ -14,13 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from conftest import CORPUS, corpus
 
 import veracity.checks.registry
 from veracity.checks.malcode import MalcodeCheck
 from veracity.patterns import PatternSet
 from veracity.testing.memfs import inventory_from
-
-from conftest import CORPUS, corpus, findings
 
 SNIPPETS = CORPUS / "packages" / "labelled-snippets"
 PATTERNS = PatternSet(MalcodeCheck.PATTERNS)

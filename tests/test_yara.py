@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import findings
 
 import veracity.checks.registry
 from veracity.checks import yara as yara_mod
@@ -13,8 +14,6 @@ from veracity.checks.base import NotApplicable
 from veracity.checks.yara import YaraCheck
 from veracity.options import ScanOptions
 from veracity.testing.memfs import inventory_from
-
-from conftest import findings
 
 pytest.importorskip("yara_x")
 

@@ -297,16 +297,16 @@ class BackdoorsCheck:
                 yield self._finding(HASH, cat[ind.entry], item.tree, item.node.path, [ind], None, None)
 
         for key in sorted(hits, key=lambda k: (where[k][0].container, k[1])):
-            tree, item = where[key]
-            for entry_id, found in sorted(hits[key].items()):
+            tree, holder = where[key]
+            for entry_id, at in sorted(hits[key].items()):
                 entry = cat[entry_id]
-                matched = [entry.indicators[i] for i in sorted(found)]
+                matched = [entry.indicators[i] for i in sorted(at)]
                 if not _enough(entry, matched):
                     continue
-                offsets = [found[i.index] for i in matched if found[i.index] is not None]
+                offsets = [o for o in (at[i.index] for i in matched) if o is not None]
                 offset = min(offsets) if offsets else None
                 rule = CONTENT if offsets else PATH
-                line = _line(item, offset) if item is not None and offset is not None else None
+                line = _line(holder, offset) if holder is not None and offset is not None else None
                 yield self._finding(rule, entry, tree, key[1], matched, offset, line)
 
     @staticmethod
@@ -385,12 +385,13 @@ class BackdoorsCheck:
                     for name in ind.package["names"]:
                         watch[_norm(name)].append(ind)
         components = sections.get("components")
+        found: list[tuple[str, str, str | None, Tree | None]]
         if components is not None:
             found = [(c.get("name") or "", c.get("version") or "", (c.get("paths") or [None])[0], None)
                      for c in components]
         else:
             found = list(_manifests(inv, set(watch)))
-            manifestless = sorted({i.package["names"][0] for inds in watch.values() for i in inds
+            manifestless = sorted({(i.package or {})["names"][0] for inds in watch.values() for i in inds
                                    if i.type == "package-version" and "@" not in i.value and "==" not in i.value})
             if manifestless:
                 yield NOT_ASSESSED.finding(
@@ -498,7 +499,7 @@ def _crypt_module():
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
-            import crypt  # noqa: PLC0415 - deprecated module, only this check needs it
+            import crypt
 
         return crypt
     except ImportError:
@@ -557,8 +558,8 @@ def _manifests(inv: Inventory, names: set[str]) -> Iterator[tuple[str, str, str,
                 yield data["name"], str(data.get("version", "")), item.node.path, item.tree
         elif base in ("METADATA", "PKG-INFO") and text:
             head = text[:4096]
-            name = re.search(r"^Name:\s*(\S+)", head, re.M)
-            version = re.search(r"^Version:\s*(\S+)", head, re.M)
+            name = re.search(r"^Name:\s*(\S+)", head, re.MULTILINE)
+            version = re.search(r"^Version:\s*(\S+)", head, re.MULTILINE)
             if name and _norm(name[1]) in names:
                 yield name[1], version[1] if version else "", item.node.path, item.tree
     for tree in inv.trees:

@@ -48,12 +48,12 @@ call (or the command); their fingerprint uses the matched text, not the line num
 from __future__ import annotations
 
 import codecs
-from functools import cache
 import math
 import posixpath
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import cache
 from typing import ClassVar
 
 from ..findings import Finding, Rule
@@ -343,8 +343,8 @@ _LEX = {
     "py": re.compile(rf"(?P<s>{_STR_PY})|(?P<c>#[^\n]*)"),
     "c": re.compile(rf"(?P<s>{_STR_C})|(?P<c>//[^\n]*|/\*[\s\S]*?\*/)"),
     "php": re.compile(rf"(?P<s>{_STR_C})|(?P<c>//[^\n]*|/\*[\s\S]*?\*/|(?<![\w$])#(?!\[)[^\n]*)"),
-    "sh": re.compile(rf"(?P<s>{_STR_SH})|(?P<c>(?:(?<=[\s;|&(])|^)#[^\n]*)", re.M),
-    "rb": re.compile(rf"(?P<s>{_STR_C})|(?P<c>(?:(?<=\s)|^)#(?!\{{)[^\n]*)", re.M),
+    "sh": re.compile(rf"(?P<s>{_STR_SH})|(?P<c>(?:(?<=[\s;|&(])|^)#[^\n]*)", re.MULTILINE),
+    "rb": re.compile(rf"(?P<s>{_STR_C})|(?P<c>(?:(?<=\s)|^)#(?!\{{)[^\n]*)", re.MULTILINE),
     "lua": re.compile(rf"(?P<s>{_STR_LUA})|(?P<c>--\[(?P<eq2>=*)\[[\s\S]*?\](?P=eq2)\]|--[^\n]*)"),
 }
 _LEX_OF = {"py": "py", "js": "c", "go": "c", "ps": "sh", "php": "php", "sh": "sh", "conf": "sh", "pl": "sh",
@@ -469,7 +469,7 @@ _SHELL_DETECTORS = (
     _d("socat-exec", REVERSE_SHELL,
        rf"\bsocat\b[^\n]{{0,200}}?(?:(?:exec|system):['\"]?{_SH}[^\n]{{0,120}}?(?:tcp\d?|openssl|ssl)(?:-connect|-listen)?:|"
        rf"(?:tcp\d?|openssl|ssl)(?:-connect|-listen)?:[^\s,]+[^\n]{{0,120}}?(?:exec|system):['\"]?{_SH})",
-       "socat joining a shell to a network connection", re.I),
+       "socat joining a shell to a network connection", re.IGNORECASE),
     _d("awk-inet", REVERSE_SHELL, r"/inet/tcp/\d+/[^/\s\"']+/\d+[^\n]{0,200}\|&",
        "awk coprocess on a TCP connection"),
     _d("openssl-shell", REVERSE_SHELL, rf"\bopenssl\s+s_client\b[^\n|]{{0,200}}\|\s*{_SH}",
@@ -483,7 +483,7 @@ _SHELL_DETECTORS = (
        "shell runs what a download prints"),
     _d("powershell-download", DOWNLOAD_EXEC,
        r"(?:DownloadString|DownloadFile|Invoke-WebRequest|\biwr\b)[^\n]{0,300}?(?:\bIEX\b|Invoke-Expression|Start-Process|\|\s*iex\b)",
-       "PowerShell downloads and runs", re.I),
+       "PowerShell downloads and runs", re.IGNORECASE),
     # decode and run
     _d("decode-pipe-shell", OBFUSCATED,
        rf"\b(?:base64\s+(?:-d|--decode|-D)|openssl\s+(?:enc\s+)?-?(?:base64|a)\s+-d|xxd\s+-r(?:\s+-p)?|uudecode)\b[^\n]{{0,200}}?\|[ \t]*(?:sudo\s+)?{_SH}",
@@ -495,7 +495,7 @@ _SHELL_DETECTORS = (
        "hex-escaped text piped into a shell"),
     _d("powershell-encoded", OBFUSCATED,
        r"\bpowershell(?:\.exe)?\b[^\n]{0,200}?\s-(?:e|en|enc|enco|encod|encodedcommand)\s+[A-Za-z0-9+/=]{16,}",
-       "PowerShell runs an encoded command", re.I),
+       "PowerShell runs an encoded command", re.IGNORECASE),
     # exfiltration
     _d("curl-post-secret", EXFILTRATION,
        r"\bcurl\b[^\n]{0,300}?(?:\s-d|\s--data(?:-binary|-raw|-urlencode)?|\s-F|\s--form|\s-T|\s--upload-file)[= \t]*['\"]?[^\s'\"]{0,20}"
@@ -516,12 +516,12 @@ _SHELL_DETECTORS = (
 
 # netcat/socat/telnetd/awk listeners (bind shells) are decided from the reverse-shell matches plus a flag
 _LISTEN_FLAG = re.compile(r"\s-[a-zA-Z]*l[a-zA-Z]*\b|\s--listen\b")
-_SOCAT_LISTEN = re.compile(r"(?:tcp\d?|openssl|ssl|udp\d?)-listen:", re.I)
+_SOCAT_LISTEN = re.compile(r"(?:tcp\d?|openssl|ssl|udp\d?)-listen:", re.IGNORECASE)
 _AWK_LISTEN = re.compile(r"/inet/tcp/\d+/0/0")
 _TELNETD_SHELL = re.compile(rf"\bu?telnetd\b[^\n;|&]{{0,120}}?\s-l[ \t]*['\"]?{_SH}[^\n;|&]{{0,80}}")
 _TELNETD_PORT = re.compile(r"\s-p[ \t]*(\d+)")
-_INETD_SHELL = re.compile(rf"^[ \t]*[\w.-]+\s+(?:stream|dgram)\s+(?:tcp|udp)\d?\s+(?:no)?wait\S*\s+\S+\s+{_SH}", re.M)
-_XINETD_SHELL = re.compile(rf"^[ \t]*server\s*=\s*{_SH}", re.M)
+_INETD_SHELL = re.compile(rf"^[ \t]*[\w.-]+\s+(?:stream|dgram)\s+(?:tcp|udp)\d?\s+(?:no)?wait\S*\s+\S+\s+{_SH}", re.MULTILINE)
+_XINETD_SHELL = re.compile(rf"^[ \t]*server\s*=\s*{_SH}", re.MULTILINE)
 
 # download, then run the downloaded file (shell)
 _DL_CMD = re.compile(
@@ -570,21 +570,21 @@ _SOURCES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("env", r"\bprocess(?:\.env\b(?!\s*(?:\.|\[))|\[\s*['\"]env['\"]\s*\])"),
         ("env", r"\bENV\.(?:to_h|to_hash|to_a|inspect|each|map|select|keys)\b|(?:JSON\.(?:dump|generate)|YAML\.dump|Marshal\.dump)\(\s*ENV\b"),
         ("env", r"\bos\.Environ\(\)|/proc/self/environ|\$\(\s*(?:env|printenv)\s*\)"),
-        ("path", r"\.ssh/|\bid_(?:rsa|dsa|ecdsa|ed25519)\b|\.aws/(?:credentials|config)|\.npmrc|\.pypirc|\.netrc\b|"
+        ("path", (r"\.ssh/|\bid_(?:rsa|dsa|ecdsa|ed25519)\b|\.aws/(?:credentials|config)|\.npmrc|\.pypirc|\.netrc\b|"
                  r"\.git-credentials|\.docker/config\.json|\.kube/config|/etc/shadow|/etc/passwd|\.bash_history|"
-                 r"Login Data|\.gnupg|wallet\.dat|/etc/ssh/ssh_host_"),
+                 r"Login Data|\.gnupg|wallet\.dat|/etc/ssh/ssh_host_")),
         ("file", r"password_value\b|\bbrowser_cookie3?\.\w+\s*\(|\bFROM\s+logins\b"),
-        ("host:name", r"gethostname\s*\(|\bos\.hostname\s*\(|platform\.node\s*\(|os\.Hostname\s*\(|"
-                      r"Socket\.gethostname|\bCOMPUTERNAME\b|\$\(\s*hostname\s*\)|\buname\(\)\.nodename"),
-        ("host:user", r"getpass\.getuser\s*\(|os\.getlogin\s*\(|os\.userInfo\s*\(|\bwhoami\b|getpwuid\s*\(|"
+        ("host:name", (r"gethostname\s*\(|\bos\.hostname\s*\(|platform\.node\s*\(|os\.Hostname\s*\(|"
+                      r"Socket\.gethostname|\bCOMPUTERNAME\b|\$\(\s*hostname\s*\)|\buname\(\)\.nodename")),
+        ("host:user", (r"getpass\.getuser\s*\(|os\.getlogin\s*\(|os\.userInfo\s*\(|\bwhoami\b|getpwuid\s*\(|"
                       r"ENV\[\s*['\"]USER(?:NAME)?['\"]\s*\]|process\.env\.USER(?:NAME)?\b|Getenv\(\s*\"USER\"\s*\)|"
-                      r"\$USER\b"),
-        ("host:dir", r"os\.getcwd\s*\(|process\.cwd\s*\(|__dirname\b|os\.homedir\s*\(|ENV\[\s*['\"]HOME['\"]\s*\]|"
-                     r"Dir\.home\b|os\.UserHomeDir\s*\(|os\.Getwd\s*\("),
-        ("host:os", r"platform\.(?:platform|uname|system|version|release|machine)\s*\(|\bos\.uname\s*\(|"
-                    r"os\.(?:platform|release|arch|type|version)\s*\(\s*\)|runtime\.GOOS"),
+                      r"\$USER\b")),
+        ("host:dir", (r"os\.getcwd\s*\(|process\.cwd\s*\(|__dirname\b|os\.homedir\s*\(|ENV\[\s*['\"]HOME['\"]\s*\]|"
+                     r"Dir\.home\b|os\.UserHomeDir\s*\(|os\.Getwd\s*\(")),
+        ("host:os", (r"platform\.(?:platform|uname|system|version|release|machine)\s*\(|\bos\.uname\s*\(|"
+                    r"os\.(?:platform|release|arch|type|version)\s*\(\s*\)|runtime\.GOOS")),
         ("host:ip", r"getsockname\s*\(|networkInterfaces\s*\(|ipify|ip-api\.com|ifconfig\.me|icanhazip|enabledns\.com/ip"),
-        ("decoded", r"b(?:64|32|16|85)decode|a85decode|decodebytes|decodestring|unhexlify|bytes\.fromhex|\.fromhex\(|"
+        ("decoded", (r"b(?:64|32|16|85)decode|a85decode|decodebytes|decodestring|unhexlify|bytes\.fromhex|\.fromhex\(|"
                     r"zlib\.decompress|marshal\.loads|bz2\.decompress|lzma\.decompress|codecs\.decode|Fernet|\.decrypt\(|"
                     r"\batob\s*\(|fromCharCode|Buffer\.from\([^()]{0,400}?['\"](?:base64|hex)['\"]|"
                     r"decode64|DecodeString|NewDecoder|AppendDecode|\.Decode\(|hex\.DecodeString|"
@@ -592,15 +592,12 @@ _SOURCES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
                     r"from_base64|string\.char\s*\(|unpack\(\s*['\"]m|Zlib::Inflate|"
                     r"\.decode\(\s*['\"](?:base64|hex|rot.?13|zlib|bz2|uu|cp1026|cp500|cp037|cp875)['\"]|"
                     r"(?<![\w.])decode\s*\(|(?<![\w.])chr\s*\(|map\(\s*chr\b|\[::-1\]|\blsb\.reveal\b|\bsteg\w*\.(?:reveal|decode|extract)\b|"
-                    r"function\s*\(\s*p\s*,\s*a\s*,\s*c\s*,\s*k\s*,\s*e\s*,\s*[dr]\s*\)"),
-        ("downloaded", r"urlopen\s*\(|requests\.(?:get|post|request)\s*\(|urllib\d?\.\w+\.urlopen|"
+                    r"function\s*\(\s*p\s*,\s*a\s*,\s*c\s*,\s*k\s*,\s*e\s*,\s*[dr]\s*\)")),
+        ("downloaded", (r"urlopen\s*\(|requests\.(?:get|post|request)\s*\(|urllib\d?\.\w+\.urlopen|"
                        r"httpx\.(?:get|post)\s*\(|\bfetch\s*\(|axios\.(?:get|post)\s*\(|\bhttps?\.get\s*\(|"
-                       r"Net::HTTP\.get|URI\.open\s*\(|\bhttp\.Get\s*\(|DownloadString|\bwget\s|\bcurl\s"),
+                       r"Net::HTTP\.get|URI\.open\s*\(|\bhttp\.Get\s*\(|DownloadString|\bwget\s|\bcurl\s")),
     )
 )
-_SOURCE_LABELS = {f"s{n}": label for n, (label, _rx) in enumerate(_SOURCES)}
-_SOURCES_ONE = re.compile("|".join(f"(?P<s{n}>{rx.pattern})" for n, (_label, rx) in enumerate(_SOURCES)))
-_SOURCES_ANY = _SOURCES_ONE
 _DANGEROUS_NAMES = {"eval", "exec", "compile", "__import__", "system", "popen", "getattr", "builtins",
                     "__builtins__", "subprocess", "require", "child_process", "function", "atob", "spawn",
                     "execsync", "b64decode", "base64", "marshal", "zlib", "os", "open", "globals", "import",
@@ -711,15 +708,15 @@ _CHANNEL_SEND = re.compile(r"(?<![\w$.])([\w$]+)\s*\.\s*(?:send|sendall|sendto|w
 _AUTH_ARGS = re.compile(
     r"\bauth\s*=\s*\([^()]*\)|['\"]?(?:Authorization|X-Api-Key|X-Auth-Token|PRIVATE-TOKEN)['\"]?\s*[:=]\s*[^,}\n]+|"
     r"\b(?:auth|token|api_key|apikey|password|headers)\s*[=:]\s*[^,)\n]+",
-    re.I,
+    re.IGNORECASE,
 )
 
 _ASSIGN = re.compile(
     r"^[ \t]*(?:(?:var|let|const|local|my|our|export|final|auto)\s+)?"
     r"(?P<lhs>[\w$@][\w$.@]*(?:\[[^\]\n]{0,40}\])?(?:\s*,\s*[\w$@][\w$.@]*)*)\s*(?P<op>:=|\+=|\|\|=|=)(?![=~>])",
-    re.M,
+    re.MULTILINE,
 )
-_FOR = re.compile(r"^[ \t]*for\s*\(?\s*(?:(?:var|let|const)\s+)?(?P<lhs>[\w$]+(?:\s*,\s*[\w$]+)*)\s+(?:in|of)\s+", re.M)
+_FOR = re.compile(r"^[ \t]*for\s*\(?\s*(?:(?:var|let|const)\s+)?(?P<lhs>[\w$]+(?:\s*,\s*[\w$]+)*)\s+(?:in|of)\s+", re.MULTILINE)
 _WITH = re.compile(r"\bwith\s+(?P<rhs>.+?)\s+as\s+(?P<lhs>\w+)\s*:")
 _CALLBACK = re.compile(r"(?:function\s*\w*\s*\(|\()\s*(?P<params>[\w$]+(?:\s*,\s*[\w$]+)*)\s*\)\s*(?:=>|\{)")
 _FUNC_START = {
@@ -747,7 +744,7 @@ class _Taint:
         return out
 
     def _labels(self, text: str) -> set[str]:
-        out = {_SOURCE_LABELS[m.lastgroup] for m in _SOURCES_ONE.finditer(text)} if _SOURCES_ANY.search(text) else set()
+        out = {label for label, rx in _SOURCES if rx.search(text)}
         if self.names:
             keys = frozenset(self.names)
             if keys != self._rx_for:
@@ -852,11 +849,7 @@ class _TextScan:
                 rule = det.rule
                 if rule is REVERSE_SHELL:
                     seg = m.group()
-                    if det.name in ("netcat-exec", "fifo-pipeline") and _LISTEN_FLAG.search(seg):
-                        rule = BIND_SHELL
-                    elif det.name == "socat-exec" and _SOCAT_LISTEN.search(seg):
-                        rule = BIND_SHELL
-                    elif det.name == "awk-inet" and _AWK_LISTEN.search(seg):
+                    if det.name in ("netcat-exec", "fifo-pipeline") and _LISTEN_FLAG.search(seg) or det.name == "socat-exec" and _SOCAT_LISTEN.search(seg) or det.name == "awk-inet" and _AWK_LISTEN.search(seg):
                         rule = BIND_SHELL
                 what = det.why if rule is det.rule else det.why.replace("connects", "listens")
                 self.add(rule, m.start(), f"{det.name} ({what})", self.snippet(m.start(), m.end()))
@@ -891,7 +884,7 @@ class _TextScan:
             run = re.search(
                 rf"(?:^|[\s;&|(`'\"]){_EXEC_WORDS}(?:\S*/)?{base}\b|"
                 rf"(?:^|[;&|(`]|\bthen\b|\bdo\b|\belse\b)[ \t]*(?:nohup\s+|exec\s+|setsid\s+)?{full}(?=\s|;|&|$)(?!\s*[<>|])",
-                window, re.M,
+                window, re.MULTILINE,
             )
             if run is None:
                 continue
@@ -1018,8 +1011,8 @@ class _TextScan:
             return
         labels = taint.labels(_squeeze_literals(args))
         snippet = self.snippet(s)
-        if "downloaded" in labels and ("decoded" not in labels or kind == "code"):
-            if kind == "code" or re.search(r"\b(?:wget|curl)\b|https?://", args):
+        if "downloaded" in labels and ("decoded" not in labels or kind == "code") and (
+                kind == "code" or re.search(r"\b(?:wget|curl)\b|https?://", args)):
                 self.add(DOWNLOAD_EXEC, s, f"exec-download ({'code' if kind == 'code' else 'a command'} from the "
                          "network is run)", snippet)
                 return
@@ -1165,7 +1158,7 @@ class _TextScan:
                 elif cm.group("kw") is not None:
                     pairs = re.findall(r"(\w+)\s*=\s*([\w.]+)", cm.group("kw"))
                 elif cm.group("name"):
-                    dm = re.search(rf"^\s*{re.escape(cm.group('name'))}\s*=\s*\{{([^{{}}]*)\}}", self.text, re.M)
+                    dm = re.search(rf"^\s*{re.escape(cm.group('name'))}\s*=\s*\{{([^{{}}]*)\}}", self.text, re.MULTILINE)
                     if dm:
                         pairs = re.findall(r"['\"](\w+)['\"]\s*:\s*([\w.]+)", dm[1])
                 for command, cls in pairs:
@@ -1177,7 +1170,7 @@ class _TextScan:
         if self.lang == "rb":
             for m in re.finditer(r"\bGem(?:::Installer)?\.(pre|post)_(un)?install\b", self.text):
                 body = self.text[m.end(): m.end() + 2000]
-                end = re.search(r"^\s*end\b|\}", body, re.M)
+                end = re.search(r"^\s*end\b|\}", body, re.MULTILINE)
                 self._hook(m.start(), f"RubyGems {m[1]}_{m[2] or ''}install hook", body[: end.start() if end else 600])
 
     def _hook(self, offset: int, what: str, body: str | None, defined: bool = True) -> None:
@@ -1249,8 +1242,8 @@ class _TextScan:
         # magic credential or user agent: request field compared with a literal
         if not any(n in text for n in _FIELD_NEEDLES):
             return
-        for rx in _MAGIC_CMP:
-            for m in rx.finditer(text):
+        for cmp_rx in _MAGIC_CMP:
+            for m in cmp_rx.finditer(text):
                 name = next((g for g in (m.group(f"f{i}") for i in range(1, 8)) if g), "")
                 value = m.group("lit")
                 if not _credential_field(name) or _trivial_literal(value):
@@ -1320,7 +1313,7 @@ _EXEC_PREFIX = (r"(?:\bstart(?:\s+/[Bb])?(?:\s+\+x)?|\./|\bsh|\bbash|\bchmod\s+(
 
 
 def _mention_rx(target: str) -> re.Pattern[str] | None:
-    lit = re.fullmatch(r"[rbuf]{0,2}(['\"])(.+)\1", target, re.I)
+    lit = re.fullmatch(r"[rbuf]{0,2}(['\"])(.+)\1", target, re.IGNORECASE)
     if lit:
         inner = lit[2]
         return re.compile(rf"(?:\./)?{re.escape(inner)}(?![\w.])|(?:\./)?{re.escape(posixpath.basename(inner))}(?![\w.])")
@@ -1337,12 +1330,12 @@ def _runs(args: str, mention: re.Pattern[str], chmod: bool) -> str | None:
     if chmod:
         mode = args[first.end():]
         if re.search(r"IEXEC|IX(?:USR|GRP|OTH)|0o?[0-7]?[0-7]*[1357][0-7]{0,2}\b|\b[0-7]*[1357][0-7]{0,2}\b|"
-                     r"\|\s*0o?111|\bperm\b|\bmode\b", mode):
-            if not re.search(r"\b0o?[0-7]?[0246]{3}\b", mode) or re.search(r"IEXEC|IX", mode):
-                return "made executable"
+                     r"\|\s*0o?111|\bperm\b|\bmode\b", mode) and (
+                not re.search(r"\b0o?[0-7]?[0246]{3}\b", mode) or re.search(r"IEXEC|IX", mode)):
+            return "made executable"
         return None
     before = args[: first.start()]
-    if re.fullmatch(r"\s*\[?\s*(?:[rbuf]{0,2}['\"`])?\s*(?:\./)?\s*\{?\$?\{?", before, re.I):
+    if re.fullmatch(r"\s*\[?\s*(?:[rbuf]{0,2}['\"`])?\s*(?:\./)?\s*\{?\$?\{?", before, re.IGNORECASE):
         return "run"
     if re.search(_EXEC_PREFIX + r"[\s'\"`{$+]*$", before):
         return "run"
@@ -1356,7 +1349,7 @@ def _squeeze_literals(args: str) -> str:
 
 
 def _literal_body(lit: str) -> str | None:
-    m = re.match(r"^[rRbBuUfF]{0,2}(\"\"\"|'''|\"|'|`)(.*)\1$", lit, re.S)
+    m = re.match(r"^[rRbBuUfF]{0,2}(\"\"\"|'''|\"|'|`)(.*)\1$", lit, re.DOTALL)
     if not m or lit[:1] in "rR":
         return None
     return m[2]
@@ -1379,7 +1372,7 @@ def _json_unescape(s: str) -> str:
 
 
 def _class_body(text: str, name: str) -> str | None:
-    m = re.search(rf"^(?P<indent>[ \t]*)class\s+{re.escape(name)}\b[^\n]*:\s*\n", text, re.M)
+    m = re.search(rf"^(?P<indent>[ \t]*)class\s+{re.escape(name)}\b[^\n]*:\s*\n", text, re.MULTILINE)
     if not m:
         return None
     indent = len(m.group("indent"))
@@ -1405,7 +1398,7 @@ def _known_build_tool(code: str) -> bool:
         re.match(r"\s*echo\b", p) for p in parts)
 
 
-_CRED_FIELD = re.compile(r"pass|pwd|secret|token|key|auth|user.?agent|magic|backdoor|debug|su$|login|cred", re.I)
+_CRED_FIELD = re.compile(r"pass|pwd|secret|token|key|auth|user.?agent|magic|backdoor|debug|su$|login|cred", re.IGNORECASE)
 
 
 def _credential_field(name: str) -> bool:
@@ -1450,7 +1443,7 @@ _INPUT_IMPORTS = _NET_INPUT | {"getenv"}
 # a word of the authentication vocabulary, standing alone (not inside an identifier like app_passwd or
 # BcmCfmImpl_getEnAuth, which are symbol names)
 _AUTH_ANCHOR = re.compile(r"(?<![A-Za-z0-9_])(?:password|passwd|passphrase|login|username|user-agent|http_user_agent|"
-                          r"authorization|backdoor)(?![A-Za-z0-9_])", re.I)
+                          r"authorization|backdoor)(?![A-Za-z0-9_])", re.IGNORECASE)
 _MAGIC_SHAPE = re.compile(r"^[A-Za-z0-9_+!@#$^*.=~-]{8,40}$")
 
 

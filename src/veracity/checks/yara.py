@@ -177,12 +177,12 @@ def _compiler(yara_x: Any, root: Path) -> Any:
 
 
 def _finding(item: Item, match: Any) -> Finding:
-    meta = {k: v for k, v in match.metadata}
-    category = meta.get("category") if meta.get("category") in BY_CATEGORY else DEFAULT_CATEGORY
+    meta = dict(match.metadata)
+    category = str(meta.get("category")) if meta.get("category") in BY_CATEGORY else DEFAULT_CATEGORY
     rule = BY_CATEGORY[category]
-    severity = str(meta.get("severity", "")).lower()
-    severity = severity if severity in SEVERITIES else None
-    hits = []
+    wanted = str(meta.get("severity", "")).lower()
+    severity = wanted if wanted in SEVERITIES else None
+    hits: list[str] = []
     first: int | None = None
     for pattern in match.patterns:
         for m in pattern.matches:
