@@ -16,6 +16,7 @@ import pytest
 from conftest import corpus, findings
 
 import veracity.checks.registry
+from veracity.checks import accounts as accounts_mod
 from veracity.checks import credentials_kb as kb_mod
 from veracity.checks.accounts import AccountsCheck, parse_passwd
 from veracity.checks.base import NotApplicable
@@ -349,9 +350,17 @@ def test_vendor_default_configuration_pairs(tmp_path):
     assert "Zq7-vendor-Unlisted" not in " ".join(f.evidence for f in out)
 
 
+def test_admin_password_key_in_an_ini_file(tmp_path):
+    out, accounts = run(tmp_path, {"/etc/webs/system.ini": "[admin]\nadmin_user=root\nadmin_password=password\n"})
+    assert [(f.rule, f.line) for f in by_rule(out, "VER-ACC-004")] == [("VER-ACC-004", 3)]
+    assert [(a["name"], a["password_state"], a["password_hint"]) for a in accounts] == [("root", "plaintext", "pa******")]
+
+
 def test_configuration_look_alikes_are_benign(tmp_path):
     out, accounts = run(tmp_path, {
-        "/etc/nvram.default": "http_passwd=\nwl0_wpa_psk=admin\npassword_min_len=8\npasswd_file=/etc/passwd\n",
+        "/etc/nvram.default": "http_passwd=\nwl0_wpa_psk=admin\npassword_min_len=8\npasswd_file=/etc/passwd\n"
+                              "login_password=0\n",
+        "/etc/default.cfg": '<protocol upnp="enable" encodePassword="enable" enAuth="enable"/>\n',  # Broadcom
         "/etc/3gISP/ISP0": "dial_num=#777\napn=\nusername=ctnet@mycdma.cn\npassword=vnet.mobi\n",
         "/etc/app.conf": "db_password=Zq-something-secret\npassword=${PASSWORD}\n",
         "/www/login.js": "var password='admin';\n",
@@ -435,6 +444,28 @@ def test_unsupported_scheme_is_not_attempted(tmp_path, monkeypatch):
     assert "cannot be verified on this system" in found[0].evidence
     assert accounts[0]["password_state"] == "hash:sha512crypt"
     assert "not compared with default passwords" in by_rule(out, "VER-ACC-010")[0].evidence
+
+
+def test_huge_account_file_is_bounded(tmp_path, monkeypatch):
+    monkeypatch.setattr(kb_mod, "IMAGE_BUDGET_US", 200_000)
+    planned = []
+    real_crack = kb_mod.crack
+
+    def spy(jobs, **kw):
+        planned.extend(jobs)
+        return real_crack(jobs, **kw)
+
+    monkeypatch.setattr(kb_mod, "crack", spy)
+    rnd = base64.b64encode(os.urandom(3000 * 24), altchars=b"./").decode()
+    lines = [f"u{i}:$1$s{i % 1000:03d}$" + rnd[i * 24 : i * 24 + 22] + ":0:0::/:/bin/sh" for i in range(2500)]
+    out, accounts = run(tmp_path, {"/etc/passwd": "\n".join(lines) + "\n"})
+    assert len(accounts) == accounts_mod.MAX_ENTRIES == 2000
+    assert [f.evidence for f in by_rule(out, "VER-ACC-007")] == ["0 malformed lines; 500 entries beyond the first 2000 not assessed"]
+    assert len(planned) == kb_mod.MAX_HASHES
+    nominal = sum(kb_mod.cost_us(j.scheme, j.field) * j.limit for j in planned)
+    assert nominal <= kb_mod.HARD_CAP_FACTOR * 200_000
+    skipped = [f for f in by_rule(out, "VER-ACC-008") if "more than 256 distinct hashes" in f.evidence]
+    assert len(skipped) == 2000 - kb_mod.MAX_HASHES
 
 
 def test_not_applicable_without_accounts(tmp_path):

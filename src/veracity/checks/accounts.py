@@ -114,7 +114,7 @@ DEFAULT = Rule(
     "SecLists, Metasploit word lists): the hash in the image was verified against it, or the image holds it "
     "in plain text. Every device of the model accepts it until the owner changes it, and botnets try it "
     "first.",
-    ("EN303645:5.1-1", "TS33117:4.2.3.4.2.3", "EN303645:5.1-2"),
+    ("EN303645:5.1-1", "TS33117:4.2.3.4.2.3"),
     (_CWE1393, _CWE798, _MIRAI, _EN),
 )
 PLAINTEXT = Rule(
@@ -175,7 +175,7 @@ PRESET = Rule(
     "from the image has the same password until its owner changes it, and whoever cracks the hash once can "
     "log in to all of them. The password is not in the default-credential lists (it may still be weak). "
     "Accounts should ship locked, or with a per-device password set at manufacturing or first boot.",
-    ("EN303645:5.1-1", "EN303645:5.1-2", "TS33117:4.2.3.4.2.3"),
+    ("EN303645:5.1-1", "TS33117:4.2.3.4.2.3"),
     (_CWE798, _EN),
 )
 
@@ -288,10 +288,16 @@ _SHADOW_RX = re.compile(rf"({_NAME}):([^:]*)(?::(\d*)(?::[^:]*){{0,6}})?")
 _GROUP_RX = re.compile(rf"({_NAME}):([^:]*):(\d+):([^:]*)")
 
 
+MAX_ENTRIES = 2000
+"""Entries read from one account file; a longer file is reported as partly assessed."""
+
+
 @dataclass(slots=True)
 class Parsed:
     rows: list[tuple[int, tuple[str, ...]]]
     bad: list[int]
+    dropped: int = 0
+    """Entries beyond MAX_ENTRIES, not read."""
 
     @property
     def valid(self) -> bool:
@@ -301,16 +307,20 @@ class Parsed:
 def _parse(text: str, rx: re.Pattern[str]) -> Parsed:
     rows: list[tuple[int, tuple[str, ...]]] = []
     bad: list[int] = []
+    dropped = 0
     for n, raw in enumerate(text.splitlines(), 1):
         line = raw.rstrip("\r")
         if not line.strip() or line.lstrip().startswith("#") or line.startswith(("+", "-")):  # NIS +/- lines
+            continue
+        if len(rows) + len(bad) >= MAX_ENTRIES:
+            dropped += 1
             continue
         m = rx.fullmatch(line)
         if m is None:
             bad.append(n)
         else:
             rows.append((n, m.groups()))
-    return Parsed(rows, bad)
+    return Parsed(rows, bad, dropped)
 
 
 def parse_passwd(text: str) -> Parsed:
@@ -488,17 +498,23 @@ class _Collector:
 
     def _system(self, tree, item: Item, parsed: Parsed, shadow: Item | None, groups, primary: bool) -> None:
         path = item.node.path
-        for n in parsed.bad:
+        for n in parsed.bad[:20]:
             self.findings.append(MALFORMED.finding(
                 path=path, container=tree.container, line=n, key=f"line{n}",
                 evidence=f"line {n} is not a passwd entry (name:password:uid:gid:gecos:home:shell)",
+            ))
+        if len(parsed.bad) > 20 or parsed.dropped:
+            self.findings.append(MALFORMED.finding(
+                path=path, container=tree.container, key="truncated",
+                evidence=f"{len(parsed.bad)} malformed lines; {parsed.dropped} entries beyond the first "
+                         f"{MAX_ENTRIES} not assessed",
             ))
         shadow_rows: dict[str, tuple[int, str]] = {}
         if shadow is not None and shadow.facts.text is not None:
             sp = parse_shadow(shadow.facts.text)
             for n, row in sp.rows:
                 shadow_rows.setdefault(row[0], (n, row[1]))
-            for n in sp.bad:
+            for n in sp.bad[:20]:
                 self.findings.append(MALFORMED.finding(
                     path=shadow.node.path, container=tree.container, line=n, key=f"line{n}",
                     evidence=f"line {n} is not a shadow entry (name:password:...)",
@@ -535,12 +551,33 @@ class _Collector:
 
     # -- web and service accounts -----------------------------------------------------------------------
 
+    def _numbered(self, tree: Tree, item: Item) -> Iterator[tuple[int, str]]:
+        """(line number, line) of a text file, at most MAX_ENTRIES non-empty lines (the rest is reported)."""
+        lines = (item.facts.text or "").splitlines()
+        taken = 0
+        for n, raw in enumerate(lines, 1):
+            if raw.strip():
+                taken += 1
+                if taken > MAX_ENTRIES:
+                    self.findings.append(MALFORMED.finding(
+                        path=item.node.path, container=tree.container, key="truncated",
+                        evidence=f"lines after {n - 1} (beyond {MAX_ENTRIES} entries) not assessed",
+                    ))
+                    return
+            yield n, raw
+
+    def _bad_line(self, tree: Tree, item: Item, n: int, what: str) -> None:
+        if sum(1 for f in self.findings if f.path == item.node.path and f.rule == MALFORMED.id) < 20:
+            self.findings.append(MALFORMED.finding(
+                path=item.node.path, container=tree.container, line=n, key=f"line{n}",
+                evidence=f"line {n} is not {what}"))
+
     def _htpasswd(self, tree, item: Item) -> None:
         path = item.node.path
         name = item.node.name.lower()
         digest = "htdigest" in name
         plain = name.endswith(".user")  # lighttpd's plain file
-        for n, raw in enumerate(item.facts.text.splitlines(), 1):  # type: ignore[union-attr]
+        for n, raw in self._numbered(tree, item):
             line = raw.strip()
             if not line or line.startswith("#"):
                 continue
@@ -552,9 +589,7 @@ class _Collector:
                 acc = Account(tree, path, n, parts[0], "web", field=":".join(parts[1:]) if plain else parts[1],
                               field_path=path, field_line=n, context="web", plaintext_allowed=True)
             else:
-                self.findings.append(MALFORMED.finding(
-                    path=path, container=tree.container, line=n, key=f"line{n}",
-                    evidence=f"line {n} is not a user:password entry"))
+                self._bad_line(tree, item, n, "a user:password entry")
                 continue
             _classify(acc)
             self.accounts.append(acc)
@@ -563,7 +598,7 @@ class _Collector:
     def _busybox_httpd(self, tree, item: Item) -> None:
         # BusyBox httpd: "/path:user:password" protects /path with Basic auth (password plain or $1$).
         path = item.node.path
-        for n, raw in enumerate(item.facts.text.splitlines(), 1):  # type: ignore[union-attr]
+        for n, raw in self._numbered(tree, item):
             line = raw.strip()
             if not line.startswith("/") or line.count(":") < 2:
                 continue
@@ -587,15 +622,13 @@ class _Collector:
 
     def _mosquitto(self, tree, item: Item) -> None:
         path = item.node.path
-        for n, raw in enumerate(item.facts.text.splitlines(), 1):  # type: ignore[union-attr]
+        for n, raw in self._numbered(tree, item):
             line = raw.strip()
             if not line or line.startswith("#"):
                 continue
             user, sep, pw = line.partition(":")
             if not sep or not user:
-                self.findings.append(MALFORMED.finding(
-                    path=path, container=tree.container, line=n, key=f"line{n}",
-                    evidence=f"line {n} is not a user:password entry"))
+                self._bad_line(tree, item, n, "a user:password entry")
                 continue
             acc = Account(tree, path, n, user, "mqtt", field=pw, field_path=path, field_line=n,
                           context="mosquitto", plaintext_allowed=True)
@@ -606,7 +639,7 @@ class _Collector:
         path = item.node.path
         user: tuple[int, str] | None = None
         in_login = False
-        for n, raw in enumerate(item.facts.text.splitlines(), 1):  # type: ignore[union-attr]
+        for n, raw in self._numbered(tree, item):
             words = _uci_words(raw)
             if not words:
                 continue
@@ -630,10 +663,11 @@ class _Collector:
         path = item.node.path
         if (id(tree), path) in self.db_paths:
             return
+        lines: list[tuple[int | None, str]]
         if item.facts.text is not None:
-            lines = list(enumerate(item.facts.text.splitlines(), 1))
+            lines = list(self._numbered(tree, item))
         else:
-            lines = [(None, s) for _o, s in self.inv.strings(item)]
+            lines = [(None, s) for _o, s in self.inv.strings(item)[: MAX_ENTRIES * 4]]
         pairs: list[tuple[int | None, str, str]] = []
         for n, line in lines:
             for key, value in _assignments(line):
@@ -642,7 +676,7 @@ class _Collector:
             return  # a mobile carrier's dial-up profile: public carrier data, not an account of the device
         users = [(i, k, v) for i, (n, k, v) in enumerate(pairs) if _USER_KEY.search(k)]
         for i, (n, key, value) in enumerate(pairs):
-            if not _PASS_KEY.search(key) or _OTHER_SERVICE.search(key):
+            if not _PASS_KEY.search(key) or _other_service(key):
                 continue
             value = value.strip()
             if not _plausible(value, key):
@@ -780,12 +814,25 @@ _CONFIG_NAME = re.compile(
 _NOT_CONFIG = re.compile(r"\.(?:html?|js|css|asp|php|lua|py|pl|rb|c|h|sh|md|rst|json|pem|crt|key)$", re.IGNORECASE)
 _PASS_KEY = re.compile(r"(?:passwd|password|passwort|pwd|passphrase|(?:^|[_.\-])(?:pass|pw))(?:\[\d+\])?$", re.IGNORECASE)
 _USER_KEY = re.compile(r"(?:user|username|usr|user_?name|login|login_?name|account|uname)(?:\[\d+\])?$", re.IGNORECASE)
-_OTHER_SERVICE = re.compile(
-    r"wpa|psk|wep|wifi|wlan|wl\d|ssid|radius|ppp|pppoe|wan|l2tp|pptp|ddns|dyndns|smtp|mail|snmp|vpn|ipsec|"
-    r"tr069|tr-069|acs|cwmp|sip|voip|proxy|sql|db_|ldap|ntp|wps|pin|key|ploam|gpon|cert|ssl|tls|min|max|len|"
-    r"file|enc|type|policy|hint|expire|change|retry|timeout",
-    re.IGNORECASE,
-)
+_OTHER_SERVICE = frozenset({
+    # credentials of other things than the device's own accounts (the secrets check's concern), and
+    # password policy settings
+    "wpa", "wpa2", "psk", "wep", "wifi", "wlan", "ssid", "radius", "ppp", "pppoe", "wan", "l2tp", "pptp",
+    "ddns", "dyndns", "smtp", "mail", "email", "snmp", "vpn", "ipsec", "tr069", "acs", "cwmp", "sip", "voip",
+    "proxy", "sql", "mysql", "db", "ldap", "ntp", "wps", "pin", "key", "ploam", "gpon", "cert", "ssl", "tls",
+    "min", "max", "len", "length", "file", "enc", "type", "policy", "hint", "expire", "change", "retry",
+    "timeout", "old", "new", "confirm", "salt", "mode", "enable", "enabled", "encode", "encoded", "encrypt",
+    "encrypted", "encryption", "crypt", "show", "hide", "need", "refresh", "auth", "level", "strength",
+})
+_FLAGS = frozenset({"enable", "disable", "enabled", "disabled", "on", "off", "yes", "no", "0", "1", "-1"})
+_WIFI_IFACE = re.compile(r"^(?:wl|ath|wlan|ra|rai|apcli)\d+$")
+
+
+def _other_service(key: str) -> bool:
+    tokens = [t.lower() for t in re.split(r"[_.\-\[\]:/]+|(?<=[a-z])(?=[A-Z])", key) if t]
+    return any(t in _OTHER_SERVICE or _WIFI_IFACE.match(t) for t in tokens)
+
+
 _DIALUP_KEY = re.compile(r"^(?:apn|dial_?num(?:ber)?|dialstring|init_?string)$", re.IGNORECASE)
 _ASSIGN = re.compile(r"^\s*(?:export\s+|set\s+)?([A-Za-z_][A-Za-z0-9_.\-\[\]]{0,63})\s*=\s*(.*)$")
 _UCI_OPTION = re.compile(r"^\s*option\s+([A-Za-z_][A-Za-z0-9_]*)\s+(?:'([^']*)'|\"([^\"]*)\"|(\S+))")
@@ -834,7 +881,8 @@ _VARIABLE = re.compile(r"^\$\{?\w+\}?$|%[sd]|\$\(|`|\{\{|^<.*>$|^\*+$|^x{3,}$", 
 
 
 def _plausible(value: str, key: str) -> bool:
-    if not value or len(value) > 128 or " " in value or value.lower() in (key.lower(), "none", "null", "true", "false"):
+    if not value or len(value) > 128 or " " in value or value.lower() in (key.lower(), "none", "null", "true", "false") \
+            or value.lower() in _FLAGS:
         return False
     return not (value.startswith("/") or "://" in value or _VARIABLE.search(value))
 
@@ -1012,7 +1060,8 @@ def _not_checked(acc: Account) -> Finding | None:
     if r is not None and r.supported and not r.limited:
         return None
     if r is None or not r.supported:
-        evidence = f"account {acc.name!r}: {acc.scheme} hashes cannot be verified on this system; default passwords not tried"
+        why = r.skipped if r is not None and r.skipped else "hashes of this scheme cannot be verified on this system"
+        evidence = f"account {acc.name!r}: {acc.scheme} hash not compared with default passwords ({why})"
     else:
         evidence = (f"account {acc.name!r}: {acc.scheme} hash; only the {r.planned} most likely of {r.available} "
                     "candidates fitted in the time budget, none matched")
@@ -1033,7 +1082,7 @@ def _crack(accounts: list[Account], kb: kb_mod.KnowledgeBase) -> None:
     for key in keys:
         accs = by_field[key]
         scheme = accs[0].scheme or ""
-        if not kb_mod.supported(scheme):
+        if not kb_mod.supported(scheme) or len(jobs) >= kb_mod.MAX_HASHES:
             unsupported.append(key)
             continue
         names = tuple(dict.fromkeys(a.name for a in accs))
@@ -1052,4 +1101,6 @@ def _crack(accounts: list[Account], kb: kb_mod.KnowledgeBase) -> None:
                 acc.password = password
     for key in unsupported:
         for acc in by_field[key]:
-            acc.result = kb_mod.Result(acc.scheme or "", False, None, 0, 0, len(kb))
+            why = "hashes of this scheme cannot be verified on this system" if not kb_mod.supported(acc.scheme or "") \
+                else f"more than {kb_mod.MAX_HASHES} distinct hashes in the image; the first ones were tried"
+            acc.result = kb_mod.Result(acc.scheme or "", False, None, 0, 0, len(kb), why)

@@ -58,6 +58,10 @@ IMAGE_BUDGET_US = 6_000_000
 """Nominal time all the hashes of one scan may take together (about 3 s of wall time on 2 cores)."""
 CHEAP_US = 200
 """A scheme at most this costly per candidate gets the whole list (unless the image budget is exceeded)."""
+HARD_CAP_FACTOR = 2
+"""Whatever the floors say, the hashes of one scan never take more than this many image budgets."""
+MAX_HASHES = 256
+"""Distinct hashes tried in one scan at most; the others are reported as not attempted."""
 MIN_CANDIDATES = 10
 """However tight the budget, at least this many candidates are tried for one hash."""
 MIN_CHEAP_CANDIDATES = 300
@@ -436,6 +440,8 @@ class Result:
     """How many the budget allowed."""
     available: int
     """How many candidates there were for this hash."""
+    skipped: str | None = None
+    """Why the hash was not tried at all (``supported`` False): unsupported scheme, too many hashes."""
 
     @property
     def limited(self) -> bool:
@@ -474,6 +480,11 @@ def plan(jobs: Sequence[tuple[str, str, int]]) -> list[int]:
     share = min(PER_HASH_BUDGET_US, left / len(dear)) if dear else 0.0
     for i in dear:
         limits[i] = min(jobs[i][2], max(MIN_CANDIDATES, int(share // costs[i])))
+    # The floors must not let a file of thousands of hashes (hostile or not) run for minutes.
+    total = sum(c * n for c, n in zip(costs, limits, strict=True))
+    cap = HARD_CAP_FACTOR * IMAGE_BUDGET_US
+    if total > cap:
+        limits = [max(1, int(n * cap / total)) for n in limits]
     return limits
 
 
