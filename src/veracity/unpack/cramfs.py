@@ -41,7 +41,6 @@ import struct
 import zlib
 from collections.abc import Iterator
 
-from .jffs2 import feed_writer
 from .squashfs import SqEntry
 
 __all__ = ["CramFS", "CramFSError", "SqEntry", "extract_cramfs", "probe"]
@@ -492,7 +491,7 @@ def extract_cramfs(path, offset: int, w) -> list[str]:
     cannot be read at all."""
     import mmap
 
-    from .native import FormatError
+    from .native import FormatError, feed_writer
 
     with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
         try:

@@ -48,7 +48,6 @@ import struct
 from collections import OrderedDict
 from collections.abc import Iterator
 
-from .jffs2 import feed_writer
 from .squashfs import SqEntry
 
 __all__ = ["ExtError", "ExtFS", "SqEntry", "extract_extfs", "probe"]
@@ -835,7 +834,7 @@ def extract_extfs(path, offset: int, w) -> list[str]:
     cannot be read at all."""
     import mmap
 
-    from .native import FormatError
+    from .native import FormatError, feed_writer
 
     with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
         label = "ext"

@@ -46,7 +46,7 @@ import lzma
 import stat
 import struct
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .squashfs import SqEntry
@@ -56,7 +56,7 @@ try:  # optional codec: a missing one only makes LZO nodes unreadable
 except ImportError:  # pragma: no cover
     _lzo = None
 
-__all__ = ["JFFS2", "JFFS2Error", "SqEntry", "extract_jffs2", "feed_writer", "probe"]
+__all__ = ["JFFS2", "JFFS2Error", "SqEntry", "extract_jffs2", "probe"]
 
 MAGIC = 0x1985
 _ACCURATE = 0x2000
@@ -722,41 +722,13 @@ class JFFS2:
 # glue for the unpack engine
 
 
-def feed_writer(entries: Iterable[SqEntry], reader, error_cls: type[Exception], w) -> None:
-    """Put a reader's entries into a TreeWriter (as native.extract_squashfs does):
-    hard links by inode number, unreadable files as UNREADABLE findings."""
-    from . import rules
-
-    first_path: dict[int, str] = {}
-    for e in entries:
-        if e.kind == "dir":
-            w.dir(e.path, e.mode, e.uid, e.gid)
-        elif e.kind == "file":
-            if e.inode in first_path:
-                w.hardlink(e.path, first_path[e.inode], e.mode, e.uid, e.gid)
-                continue
-            try:
-                node = w.file(e.path, reader.read(e), e.mode, e.uid, e.gid)
-            except error_cls as exc:
-                w.findings.append(
-                    rules.UNREADABLE.finding(path=e.path, container=w.tree.container, evidence=str(exc))
-                )
-                continue
-            if node is not None:
-                first_path[e.inode] = node.path
-        elif e.kind == "symlink":
-            w.symlink(e.path, e.target or "", e.mode, e.uid, e.gid)
-        else:
-            w.special(e.path, e.kind, e.rdev, e.mode, e.uid, e.gid)
-
-
 def extract_jffs2(path, offset: int, w, size: int | None = None) -> list[str]:
     """JFFS2 image at ``offset`` of the file at ``path`` into ``w``; returns the
     reader's non-fatal error messages.  Raises native.FormatError when the image
     cannot be read at all."""
     import mmap
 
-    from .native import FormatError
+    from .native import FormatError, feed_writer
 
     with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
         try:

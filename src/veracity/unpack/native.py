@@ -313,72 +313,75 @@ def _prefetcher() -> ThreadPoolExecutor:
     return _PREFETCH
 
 
+def feed_writer(entries, reader, error_cls: type[Exception], w: TreeWriter, *, prefetch: bool = False) -> None:
+    """Put a filesystem reader's entries (``SqEntry``) into ``w``: hard links by inode number, a file that
+    cannot be read as an UNREADABLE finding. With ``prefetch``, small files are decompressed ahead on
+    other cores (the codecs release the GIL) while earlier ones are written, in walk order."""
+    from . import rules
+
+    first_path: dict[int, str] = {}
+    pool = _prefetcher() if prefetch else None
+    ahead: deque = deque()  # (entry, future or None), in walk order
+
+    def content(e) -> list[bytes] | Exception:
+        try:
+            return list(reader.read(e))
+        except error_cls as exc:
+            return exc
+
+    def write(e, fut) -> None:
+        if e.kind == "dir":
+            w.dir(e.path, e.mode, e.uid, e.gid)
+        elif e.kind == "file":
+            if e.inode in first_path:
+                w.hardlink(e.path, first_path[e.inode], e.mode, e.uid, e.gid)
+                return
+            try:
+                if fut is not None:
+                    chunks = fut.result()
+                    if isinstance(chunks, Exception):
+                        raise chunks
+                    node = w.file(e.path, chunks, e.mode, e.uid, e.gid)
+                else:  # streamed block by block
+                    node = w.file(e.path, reader.read(e), e.mode, e.uid, e.gid)
+            except error_cls as exc:
+                w.findings.append(rules.UNREADABLE.finding(path=e.path, container=w.tree.container, evidence=str(exc)))
+                return
+            if node is not None:
+                first_path[e.inode] = node.path
+        elif e.kind == "symlink":
+            w.symlink(e.path, e.target or "", e.mode, e.uid, e.gid)
+        else:
+            w.special(e.path, e.kind, e.rdev, e.mode, e.uid, e.gid)
+
+    try:
+        for e in entries:
+            ahead_ok = pool is not None and e.kind == "file" and e.size <= _PREFETCH_MAX
+            ahead.append((e, pool.submit(content, e) if ahead_ok else None))
+            if len(ahead) > 32:
+                write(*ahead.popleft())
+        while ahead:
+            write(*ahead.popleft())
+    finally:
+        # the caller closes the image's mmap when we return: no prefetch may still be reading it
+        for _e, fut in ahead:
+            if fut is not None:
+                fut.cancel()
+        for _e, fut in ahead:
+            if fut is not None and not fut.cancelled():
+                fut.exception()
+
+
 def extract_squashfs(path: Path, offset: int, w: TreeWriter) -> list[str]:
     """Returns the reader's non-fatal error messages."""
-    from . import rules
     from .squashfs import SquashFS, SquashFSError
-
-    def content(fs, e) -> list[bytes] | SquashFSError:
-        try:
-            return list(fs.read(e))
-        except SquashFSError as exc:
-            return exc
 
     with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
         try:
             fs = SquashFS(data, offset)
+            feed_writer(fs.walk(), fs, SquashFSError, w, prefetch=True)
         except SquashFSError as exc:
             raise FormatError(f"squashfs: {exc}") from exc
-        first_path: dict[int, str] = {}
-        pool = _prefetcher()
-        ahead: deque = deque()  # (entry, future or None), in walk order
-
-        def write(e, fut) -> None:
-            if e.kind == "dir":
-                w.dir(e.path, e.mode, e.uid, e.gid)
-            elif e.kind == "file":
-                if e.inode in first_path:
-                    w.hardlink(e.path, first_path[e.inode], e.mode, e.uid, e.gid)
-                    return
-                try:
-                    if fut is not None:
-                        chunks = fut.result()
-                        if isinstance(chunks, SquashFSError):
-                            raise chunks
-                        node = w.file(e.path, chunks, e.mode, e.uid, e.gid)
-                    else:  # large: streamed block by block, decompressed on every core
-                        node = w.file(e.path, fs.read(e), e.mode, e.uid, e.gid)
-                except SquashFSError as exc:
-                    w.findings.append(
-                        rules.UNREADABLE.finding(path=e.path, container=w.tree.container, evidence=str(exc))
-                    )
-                    return
-                if node is not None:
-                    first_path[e.inode] = node.path
-            elif e.kind == "symlink":
-                w.symlink(e.path, e.target or "", e.mode, e.uid, e.gid)
-            else:
-                w.special(e.path, e.kind, e.rdev, e.mode, e.uid, e.gid)
-
-        try:
-            try:
-                for e in fs.walk():
-                    small = e.kind == "file" and e.size <= _PREFETCH_MAX
-                    ahead.append((e, pool.submit(content, fs, e) if small else None))
-                    if len(ahead) > 32:
-                        write(*ahead.popleft())
-                while ahead:
-                    write(*ahead.popleft())
-            except SquashFSError as exc:
-                raise FormatError(f"squashfs: {exc}") from exc
-        finally:
-            for _e, fut in ahead:
-                if fut is not None:
-                    fut.cancel()
-            # the mmap closes when this block ends: no prefetch may still be reading it
-            for _e, fut in ahead:
-                if fut is not None and not fut.cancelled():
-                    fut.exception()
         return list(fs.errors)
 
 
