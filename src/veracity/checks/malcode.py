@@ -881,11 +881,11 @@ class _TextScan:
             window = text[m.end(): m.end() + 600]
             base = re.escape(posixpath.basename(name))
             full = re.escape(name)
-            run = re.search(
-                rf"(?:^|[\s;&|(`'\"]){_EXEC_WORDS}(?:\S*/)?{base}\b|"
-                rf"(?:^|[;&|(`]|\bthen\b|\bdo\b|\belse\b)[ \t]*(?:nohup\s+|exec\s+|setsid\s+)?{full}(?=\s|;|&|$)(?!\s*[<>|])",
-                window, re.MULTILINE,
-            )
+            # 'sh file', './file', and for a path, the path itself at a command position
+            by_word = rf"(?:^|[\s;&|(`'\"]){_EXEC_WORDS}(?:\S*/)?{base}\b"
+            by_path = (rf"|(?:^|[;&|(`]|\bthen\b|\bdo\b|\belse\b)[ \t]*(?:nohup\s+|exec\s+|setsid\s+)?{full}"
+                       r"(?=\s|;|&|$)(?!\s*[<>|])") if "/" in name else ""
+            run = re.search(by_word + by_path, window, re.MULTILINE)
             if run is None:
                 continue
             # 'sh file' and './file' run it; a bare path at a command position does too
