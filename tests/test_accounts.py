@@ -421,6 +421,21 @@ def test_malformed_lines_and_missing_shadow(tmp_path):
     assert [a["password_state"] for a in accounts] == ["locked", "locked"]
 
 
+def test_shadow_without_passwd(tmp_path):
+    out, accounts = run(tmp_path, {"/etc/shadow": shadow(_crypt("root", "$1$abcdefgh$"), "guest::1::::::")},
+                        links={"/etc/passwd": "/var/passwd"})
+    assert [(f.rule, f.line) for f in out if f.rule in ("VER-ACC-002", "VER-ACC-003", "VER-ACC-004", "VER-ACC-007")] == [
+        ("VER-ACC-004", 1), ("VER-ACC-003", 2),
+    ]
+    assert [(a["name"], a["uid"], a["source"]) for a in accounts] == [("root", None, "/etc/shadow"), ("guest", None, "/etc/shadow")]
+
+
+def test_garbage_passwd_file(tmp_path):
+    out, accounts = run(tmp_path, {"/etc/passwd": b"\x00\x01binary garbage\xff" * 10})
+    assert [(f.path, f.line) for f in by_rule(out, "VER-ACC-007")] == [("/etc/passwd", None)]
+    assert "is not a passwd file" in by_rule(out, "VER-ACC-007")[0].evidence and accounts == []
+
+
 def test_runtime_passwd_link(tmp_path):
     out, accounts = run(tmp_path, {"/bin/sh": b"\x7fELF" + b"\x00" * 60}, links={"/etc/passwd": "/var/passwd"})
     found = by_rule(out, "VER-ACC-007")

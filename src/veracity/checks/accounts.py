@@ -16,8 +16,18 @@ of every unpacked tree and says, for each account, whether it can log in and wha
   group lines a program writes at boot (``root::0:root,admin,support,user``).
 
 Every hash is tried against the default-credential knowledge base (``credentials_kb``: about three thousand
-passwords from public lists, most prevalent first, every password for every account); plaintext passwords
-are looked up in it.
+passwords from public lists, most prevalent first, every password for every account; cheap schemes get the
+whole list, slow ones the most prevalent candidates that fit a deterministic time budget); plaintext
+passwords are looked up in it.
+
+Rules: VER-ACC-001 second UID-0 account, VER-ACC-002 login-capable account besides the administrator,
+VER-ACC-009 accounts a program creates at boot (``account.hidden``); VER-ACC-003 empty password
+(``credential.empty``); VER-ACC-004 known default password, cracked or in plain text
+(``credential.default``); VER-ACC-005 other plaintext password of an account, VER-ACC-010 pre-set password
+hash that is in no list (``credential.hardcoded``); VER-ACC-006 weak hash scheme (``config.insecure``);
+VER-ACC-007 unreadable or missing account database, VER-ACC-008 hash not (fully) compared with the list
+(``analysis.incomplete``). The report's ``accounts`` section lists every account with its password state
+and, for a cracked or plaintext password, a masked hint.
 
 Decisions:
 - Login-capable = a real shell (not ``false``/``nologin``/``true``/``sync``/``shutdown``/``halt``/
@@ -378,7 +388,7 @@ def _sorted(accounts: list[Account]) -> list[Account]:
 
 
 def _row(a: Account) -> dict:
-    state = "cracked" if a.state == "cracked" else a.state
+    state = a.state
     hint = kb_mod.mask(a.password) if a.password is not None and state in ("cracked", "plaintext") else None
     return {
         "name": a.name,
@@ -419,10 +429,15 @@ class _Collector:
         have_db = False
         used_shadows: set[str] = set()
         for item in passwd_items:
-            if item.facts.text is None:
-                continue
-            parsed = parse_passwd(item.facts.text)
+            parsed = parse_passwd(item.facts.text or "")
             if not parsed.valid:
+                if item is main:
+                    self.looked = True
+                    self.findings.append(MALFORMED.finding(
+                        path=item.node.path, container=tree.container, key="unreadable",
+                        evidence=f"{item.node.path} is not a passwd file ({item.facts.detail or item.facts.kind}, "
+                                 f"{len(parsed.bad)} lines that are not passwd entries); its accounts were not assessed",
+                    ))
                 continue
             have_db = True
             self.db_paths.add((id(tree), item.node.path))
@@ -684,12 +699,10 @@ class _Collector:
             prefix = _PASS_KEY.sub("", key)
             user = _pair_user(prefix, i, users)
             acc = Account(tree, path, n, user or key, "config", field=value, field_path=path, field_line=n,
-                          context="web", plaintext_allowed=True, note=f"{key}=" + ("" if user is None else f", user {user}"))
-            acc.uid = None
+                          context="web", plaintext_allowed=True, note="" if user is not None else f"value of {key}")
             _classify(acc)
             if acc.state == "plaintext" and user is None and kb_mod.load().lookup(value) is None:
                 continue  # an unnamed, unknown password: the secrets check's concern
-            acc.note = "" if user is not None else f"value of {key}"
             self.accounts.append(acc)
 
     # -- accounts written by programs and scripts ---------------------------------------------------------
@@ -951,7 +964,7 @@ def _assess(accounts: list[Account]) -> list[Finding]:
                 severity=None if acc.login else "low",
                 evidence=f"account {acc.name!r} has uid 0 like {superuser!r}; " + _describe(acc),
             ))
-        elif acc.login and acc.uid != 0 and acc.kind == "system":
+        elif acc.login and acc.uid is not None and acc.uid != 0 and acc.kind == "system":
             out.append(LOGIN_ACCOUNT.finding(
                 path=acc.source, container=acc.container, line=acc.line, key=acc.name,
                 evidence=f"account {acc.name!r} can log in: " + _describe(acc),
