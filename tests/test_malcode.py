@@ -262,6 +262,9 @@ DOWNLOAD_LOOKALIKES = {
     "/usr/lib/python3/site-packages/fetch.py": "import requests\ndef get(url):\n    return requests.get(url, timeout=5).json()\n",
     "/usr/lib/python3/site-packages/save.py": ("import urllib.request\nurllib.request.urlretrieve('https://example.com/robots.txt', 'robots.txt')\n"
                                                "os.system('cat robots.txt')\n"),
+    # installation instructions in a package's metadata are documentation
+    "/usr/lib/python3/site-packages/ruff-0.17.6.dist-info/METADATA": "Name: ruff\n\n    curl -LsSf https://astral.sh/ruff/install.sh | sh\n",
+    "/usr/share/doc/tool/README.md": "Install: `curl -fsSL https://example.com/install.sh | bash`\n",
 }
 
 
@@ -312,6 +315,11 @@ EXFILTRATION_LOOKALIKES = {
     "/usr/lib/python3/site-packages/gh.py": ("import os, requests\n"
                                              "requests.get('https://api.github.com/user', auth=(os.environ['GH_TOKEN'], 'x'))\n"),
     "/usr/lib/python3/site-packages/log.py": "import socket, logging\nlogging.info('host %s', socket.gethostname())\n",
+    # npm's OIDC helper: the *URL* of a token service comes from the environment, the token goes in Authorization
+    "/usr/lib/node_modules/npm/lib/utils/oidc.js": (
+        "const url = new URL(process.env.ACTIONS_ID_TOKEN_REQUEST_URL)\n"
+        "const response = await fetch(url.href, {\n  headers: {\n"
+        "    Authorization: `Bearer ${process.env.ACTIONS_ID_TOKEN_REQUEST_TOKEN}`,\n  },\n})\n"),
 }
 
 

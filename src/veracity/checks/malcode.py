@@ -303,7 +303,7 @@ _EXT = {
 }
 _DOC_EXT = {".md", ".rst", ".txt", ".markdown", ".adoc", ".1", ".5", ".8", ".man", ".tex", ".pod", ".rdoc"}
 _DOC_NAMES = ("readme", "changelog", "changes", "history", "license", "licence", "copying", "authors",
-              "contributing", "news", "notice")
+              "contributing", "news", "notice", "metadata", "pkg-info", "description")
 _INTERP = {
     "python": "py", "node": "js", "nodejs": "js", "php": "php", "php-cgi": "php", "lua": "lua", "ruby": "rb",
     "perl": "pl", "sh": "sh", "bash": "sh", "ash": "sh", "dash": "sh", "ksh": "sh", "zsh": "sh",
@@ -559,7 +559,9 @@ def _downloaded_name(kind: str, args: str) -> str | None:
 
 # -- taint tracking ---------------------------------------------------------------------------------------
 
-_SECRET_VAR = r"[A-Z0-9_]*(?:SECRET|TOKEN|PASSW|PWD|API_?KEY|ACCESS_KEY|PRIVATE|CREDENTIAL|SESSION)[A-Z0-9_]*"
+# names of environment variables that hold secrets (not the URL, host or file that goes with one)
+_SECRET_VAR = (r"[A-Z0-9_]*(?:SECRET|TOKEN|PASSW|PWD|API_?KEY|ACCESS_KEY|PRIVATE|CREDENTIAL|SESSION)[A-Z0-9_]*"
+               r"(?![A-Z0-9_])(?<!_URL)(?<!_URI)(?<!_HOST)(?<!_PORT)(?<!_PATH)(?<!_FILE)(?<!_DIR)(?<!_ENDPOINT)(?<!_TYPE)(?<!_NAME)")
 _SOURCES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (label, re.compile(rx)) for label, rx in (
         ("secret", rf"(?:getenv|environ\.get|Getenv|ENV\.fetch|System\.getenv|LookupEnv)\(\s*['\"]{_SECRET_VAR}['\"]"),
