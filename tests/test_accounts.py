@@ -673,3 +673,11 @@ def test_broadcom_accounts_are_created_at_boot(run_scan, only_accounts):
     assert "root::0:root,admin,support,user" in boot["evidence"] and boot["offset"] is not None
     assert "/var/passwd" in findings(report, "VER-ACC-007")[0]["evidence"]
     assert report["accounts"] == []
+
+
+@pytest.mark.corpus
+def test_reports_are_deterministic(run_scan, only_accounts):
+    first = run_scan(corpus("firmware/alcatel-g010s-a-mtd4.jffs2"))
+    kb_mod._MEMO.clear()
+    second = run_scan(corpus("firmware/alcatel-g010s-a-mtd4.jffs2"))
+    assert first["findings"] == second["findings"] and first["accounts"] == second["accounts"]
