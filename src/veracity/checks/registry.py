@@ -9,6 +9,7 @@ from ..findings import Rule
 from ..options import ScanOptions
 from ..patterns import PatternSet
 from ..unpack import rules as unpack_rules
+from .accounts import AccountsCheck
 from .keys import KeysCheck
 from .secrets import SecretsCheck
 from .services import ServicesCheck
@@ -23,6 +24,7 @@ CHECK_FAILED = Rule(
 
 
 CHECKS: tuple = (
+    AccountsCheck,
     ServicesCheck,
     KeysCheck,
     SecretsCheck,
