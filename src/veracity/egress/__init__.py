@@ -1,0 +1,1 @@
+"""Endpoint extraction and attribution for the egress check (:mod:`veracity.checks.egress`)."""

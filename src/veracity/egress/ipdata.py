@@ -1,0 +1,99 @@
+"""Offline IP lookups: the range tables shipped in ``veracity/data/egress`` (built by tools/build_egress_data.py).
+
+``country(ip)`` gives the country of the registry holder of the block (NRO delegated statistics: the jurisdiction
+of whoever holds the addresses, not where a server stands); ``asn(ip)`` the origin AS and its organisation
+(RouteViews, DB-IP IP to ASN Lite, NRO). Each table is decompressed on first use (tens of milliseconds) and then
+answered by ``bisect`` over the sorted range starts.
+"""
+
+from __future__ import annotations
+
+import array
+import bisect
+import ipaddress
+import lzma
+import struct
+import sys
+from functools import cache
+from importlib import resources
+
+MAGIC = b"VERIP1"
+COUNTRY_SOURCE = "ip-country-nro (NRO delegated statistics via sapics/ip-location-db, CC BY 4.0)"
+ASN_SOURCE = "ip-asn-org (RouteViews, DB-IP IP to ASN Lite, NRO via sapics/ip-location-db, CC BY 4.0)"
+
+
+class RangeTable:
+    """Sorted range starts and one value per range; range i covers [starts[i], starts[i+1])."""
+
+    def __init__(self, raw: bytes):
+        if raw[:6] != MAGIC:
+            raise ValueError("not a veracity IP range table")
+        self.family = raw[6]
+        self.kind = chr(raw[7])
+        (n,) = struct.unpack_from("<I", raw, 8)
+        pos = 12
+        if self.family == 4:
+            starts = array.array("I")
+            starts.frombytes(raw[pos : pos + 4 * n])
+            pos += 4 * n
+            if sys.byteorder == "big":
+                starts.byteswap()
+            self.starts: array.array | list[int] = starts
+        else:
+            hi, lo = array.array("Q"), array.array("Q")
+            hi.frombytes(raw[pos : pos + 8 * n])
+            lo.frombytes(raw[pos + 8 * n : pos + 16 * n])
+            pos += 16 * n
+            if sys.byteorder == "big":
+                hi.byteswap()
+                lo.byteswap()
+            self.starts = [h << 64 | low for h, low in zip(hi, lo, strict=True)]
+        values = array.array("I")
+        values.frombytes(raw[pos : pos + 4 * n])
+        if sys.byteorder == "big":
+            values.byteswap()
+        if len(values) != n:
+            raise ValueError("truncated IP range table")
+        self.values = values
+
+    def get(self, value: int) -> int:
+        i = bisect.bisect_right(self.starts, value) - 1
+        return self.values[i] if i >= 0 else 0
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
+def _data(name: str) -> bytes:
+    return resources.files("veracity").joinpath(f"data/egress/{name}").read_bytes()
+
+
+@cache
+def table(family: int, kind: str) -> RangeTable:
+    name = f"ip{family}-{'country' if kind == 'c' else 'asn'}.bin.xz"
+    return RangeTable(lzma.decompress(_data(name)))
+
+
+@cache
+def asn_names() -> dict[int, str]:
+    out: dict[int, str] = {}
+    for line in lzma.decompress(_data("asn-names.tsv.xz")).decode("utf-8").splitlines():
+        number, _, name = line.partition("\t")
+        out[int(number)] = name
+    return out
+
+
+def country(ip: str | ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """ISO 3166-1 alpha-2 code of the registry holder of ``ip``'s block, or None."""
+    addr = ipaddress.ip_address(ip)
+    code = table(addr.version, "c").get(int(addr))
+    return chr(code >> 8) + chr(code & 0xFF) if code else None
+
+
+def asn(ip: str | ipaddress.IPv4Address | ipaddress.IPv6Address) -> tuple[int, str | None] | None:
+    """(AS number, organisation) originating ``ip``'s prefix, or None."""
+    addr = ipaddress.ip_address(ip)
+    number = table(addr.version, "a").get(int(addr))
+    if not number:
+        return None
+    return number, asn_names().get(number)
