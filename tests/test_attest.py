@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from veracity import attest
+from veracity import attest, triage
 from veracity import report as report_mod
-from veracity import triage
 from veracity.attest import AttestError, VerificationError
 from veracity.scan import scan
 from veracity.standards import conformance

@@ -127,7 +127,7 @@ def test_page_fetches_nothing_and_its_csp_pins_the_inline_code():
     assert f"script-src {sha(JS)}" in csp and f"style-src {sha(CSS)}" in csp
     assert f"<script>{JS}</script>" in page and f"<style>{CSS}</style>" in page
     hrefs = re.findall(r'href="([^"]*)"', page)
-    assert all(h.startswith("#") or h.startswith("https://") for h in hrefs), hrefs
+    assert all(h.startswith(("#", "https://")) for h in hrefs), hrefs
 
 
 def _tags(page: str) -> list[tuple[str, dict]]:
@@ -166,7 +166,7 @@ def test_verdicts():
     low = Rule("VER-SVC-004", "service.listener", "low", "Listener")
     assert html_mod.verdict(make_report([low.finding(path="/x", evidence="e")]))[0] == "review"
     incomplete = Rule("VER-UNP-002", "analysis.incomplete", "high", "Could not unpack")
-    kind, head, _ = html_mod.verdict(make_report([incomplete.finding(path=None, evidence="e")]))
+    kind, _head, _ = html_mod.verdict(make_report([incomplete.finding(path=None, evidence="e")]))
     assert kind == "fail"
     medium_incomplete = Rule("VER-UNP-003", "analysis.incomplete", "medium", "Limit hit")
     kind, _, details = html_mod.verdict(make_report([medium_incomplete.finding(path=None, evidence="e")]))

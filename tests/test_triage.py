@@ -186,7 +186,7 @@ def resolve(argv, env=None):
 
 def test_flags_parse(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    args, opts = resolve(["scan", "fw.bin", "--format", "sarif=out.sarif", "--format", "html=r.html", "--format", "json",
+    _args, opts = resolve(["scan", "fw.bin", "--format", "sarif=out.sarif", "--format", "html=r.html", "--format", "json",
                           "--standard", "etsi", "--standard", "3gpp,gdsi", "--severity", "critical,high"])
     assert opts["formats"] == [("sarif", Path("out.sarif")), ("html", Path("r.html")), ("json", None)]
     assert opts["standards"] == ("etsi", "3gpp", "gdsi")

@@ -493,8 +493,8 @@ def run_verify(args: argparse.Namespace, *, scan: Callable[..., dict[str, Any]] 
     lines = [
         f"verified: signature by {result.key_id}",
         f"  image sha256 {result.image_sha256} matches the attestation",
-        f"  scanned by veracity {(p.get('tool') or {}).get('version')} (rules {(p.get('tool') or {}).get('rules_version')})"
-        f" at {(p.get('scan') or {}).get('started_at')}: {result.findings} finding(s)",
+        (f"  scanned by veracity {(p.get('tool') or {}).get('version')} (rules {(p.get('tool') or {}).get('rules_version')})"
+        f" at {(p.get('scan') or {}).get('started_at')}: {result.findings} finding(s)"),
     ]
     if result.report_checked:
         lines.append("  report digest matches")

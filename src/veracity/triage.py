@@ -29,7 +29,7 @@ import datetime as dt
 import json
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -248,7 +248,7 @@ def parse_ignore(data: Any, source: str = "ignore file") -> IgnoreFile:
 
 def load_ignore(path: Path) -> IgnoreFile:
     """Read an ignore file (YAML, which includes JSON)."""
-    import yaml
+    import yaml  # type: ignore[import-untyped]
 
     try:
         text = path.read_text(encoding="utf-8")
@@ -307,7 +307,7 @@ def apply(
         for e in ignore.entries:
             if e.expired(today):
                 warnings.append(
-                    f"{ignore.path or 'ignore file'}: {e.describe()} expired on {e.expires.isoformat()}; "
+                    f"{ignore.path or 'ignore file'}: {e.describe()} expired on {e.expires}; "
                     "its findings are shown again"
                 )
             else:
@@ -492,7 +492,7 @@ def _convert(action: argparse.Action, raw: Any, where: str) -> Any:
                     raise UsageError(f"{where}: expected true or false, not {raw!r}")
                 flag = text in _TRUE
             return flag if isinstance(action, argparse._StoreTrueAction) else not flag
-        conv = action.type or (lambda s: s)
+        conv: Callable[[str], Any] = action.type if callable(action.type) else (lambda s: s)
         if isinstance(action, argparse._AppendAction):
             items = raw if isinstance(raw, list) else (str(raw).split(",") if isinstance(raw, str) else [raw])
             values = []
@@ -521,7 +521,7 @@ def _check_choice(action: argparse.Action, value: Any, where: str) -> None:
 
 
 def load_config(path: Path) -> dict[str, Any]:
-    import yaml
+    import yaml  # type: ignore[import-untyped]
 
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))

@@ -225,10 +225,10 @@ def _findings(report: Mapping[str, Any]) -> str:
     )
     out = [
         '<section id="findings"><h2>Findings</h2>',
-        '<div class="controls"><input type="search" id="f-search" placeholder="search rule, path, evidence..." '
+        ('<div class="controls"><input type="search" id="f-search" placeholder="search rule, path, evidence..." '
         f'aria-label="search findings">{sev_boxes}<select id="f-category" aria-label="category">{cat_opts}</select>'
         '<button type="button" id="f-expand">expand all</button><button type="button" id="f-collapse">collapse all'
-        f'</button><span class="counter" id="f-counter">{len(findings)} findings</span></div>',
+        f'</button><span class="counter" id="f-counter">{len(findings)} findings</span></div>'),
     ]
     if not findings:
         out.append('<p class="ok">No finding.</p>')
@@ -306,7 +306,7 @@ def _dataflow(report: Mapping[str, Any]) -> str:
                 f'<tr class="endpoint" data-search="{search}"><td>{esc(country)}</td>'
                 f'<td><code class="{"bad" if flagged else ""}">{esc(value)}</code>'
                 + (' <span class="bad">flagged</span>' if flagged else "")
-                + (f' <span class="bad">cleartext</span>' if scheme in ("http", "ftp", "telnet", "mqtt") else "")
+                + (' <span class="bad">cleartext</span>' if scheme in ("http", "ftp", "telnet", "mqtt") else "")
                 + f'</td><td>{esc(e.get("kind"))}</td><td>{esc(e.get("owner"))}</td><td>{esc(e.get("purpose"))}</td>'
                 f'<td class="mono">{esc(paths)}{f" (+{more})" if more > 0 else ""}</td></tr>'
             )
@@ -467,9 +467,9 @@ def render(report: dict[str, Any]) -> str:
         _accounts(report),
         _checks(report),
         "</main>",
-        f'<footer>veracity {esc(tool.get("version"))} &middot; rules {esc(tool.get("rules_version"))} &middot; '
+        (f'<footer>veracity {esc(tool.get("version"))} &middot; rules {esc(tool.get("rules_version"))} &middot; '
         f'scan started {esc(report.get("started_at"))}, {esc(report.get("duration_s"))} s &middot; '
-        "nothing from the image was executed</footer>",
+        "nothing from the image was executed</footer>"),
     )
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
