@@ -229,3 +229,16 @@ def test_scan_time_limit_is_a_finding(run_scan, tmp_path):
     report = run_scan(path, timeout_s=1e-9)
     hit = findings(report, rule="VER-UNP-002")
     assert hit and "time limit" in hit[0]["evidence"]
+
+
+def test_text_memory_budget_is_reported(tmp_path, monkeypatch):
+    from veracity import inventory
+    from veracity.testing.memfs import inventory_from
+
+    monkeypatch.setattr(inventory, "TEXT_BUDGET", 100)
+    inv = inventory_from({f"/etc/f{i}.conf": f"option {i} {'x' * 40}\n" for i in range(5)}, tmp_path)
+    kept = [i for i in inv.items if i.facts.text is not None]
+    assert len(kept) == 2
+    dropped = [i for i in inv.items if i.facts.text is None]
+    assert all(inv.strings(i) for i in dropped)
+    assert [f.rule for f in inv.findings] == ["VER-UNP-002"] and "budget" in inv.findings[0].evidence

@@ -30,6 +30,8 @@ from .unpack import native, rules
 INVENTORY_VERSION = "1"
 TEXT_LIMIT = 4 * 2**20
 """Text files up to this size are kept in full for the checks."""
+TEXT_BUDGET = 256 * 2**20
+"""Texts kept in memory for the checks, over all unique files of one scan."""
 SCAN_LIMIT = 64 * 2**20
 """Strings are taken from at most this many bytes of one file."""
 MIN_STRING = 5
@@ -258,12 +260,25 @@ def build(
     cache.salt = f"{INVENTORY_VERSION}:{patterns.digest}"
     inv = Inventory(trees)
     memo: dict[str, FileFacts] = {}
+    kept = dropped = dropped_bytes = 0
+    seen_text: set[str] = set()
     todo = [(tree, node) for tree in trees for node in tree.nodes.values() if node.kind == "file" and node.disk_path]
     todo.sort(key=lambda tn: (tn[0].container, tn[1].path))
     for n, (tree, node) in enumerate(todo):
         if progress and n % 64 == 0:
             progress(n, len(todo))
         facts = _facts_for(node, cache, memo, inv, patterns)
+        if facts.text is not None and facts.sha256 not in seen_text:
+            # memory stays bounded whatever the image: past the budget, a text is not kept (checks get its
+            # strings on demand instead), and the report says how much
+            seen_text.add(facts.sha256)
+            if kept + facts.size > TEXT_BUDGET:
+                facts = replace(facts, text=None, string_ranges=((0, min(facts.size, DATA_STRINGS_LIMIT)),))
+                memo[facts.sha256] = facts
+                dropped += 1
+                dropped_bytes += facts.size
+            else:
+                kept += facts.size
         if facts.error:
             inv.findings.append(
                 rules.UNREADABLE.finding(path=node.path, container=tree.container, evidence=facts.error)
@@ -280,6 +295,14 @@ def build(
             node = replace(node, sha256=facts.sha256)
             tree.nodes[node.path] = node
         inv.add(Item(tree, node, facts))
+    if dropped:
+        inv.findings.append(
+            rules.LIMIT_HIT.finding(
+                path=None, container=trees[0].container[:1] if trees else (),
+                evidence=f"text of {dropped} files ({dropped_bytes} bytes) not kept past the {TEXT_BUDGET} byte "
+                "memory budget; checks saw only their strings", key="text-budget",
+            )
+        )
     return inv
 
 
