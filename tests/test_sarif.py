@@ -18,10 +18,10 @@ SCHEMA = json.loads((Path(__file__).parent / "data" / "sarif-schema-2.1.0.json")
 
 KEY = Rule("VER-KEY-001", "key.private", "high", "Private key shipped in the image", "A private key.",
            ("EN303645:5.4-3",), ("https://example.org/keys",))
-EMPTY = Rule("VER-ACC-003", "credential.empty", "critical", "Login account without a password",
+EMPTY = Rule("VER-TST-003", "credential.empty", "critical", "Login account without a password",
              standards=("EN303645:5.1-1",))
-LISTENER = Rule("VER-SVC-004", "service.listener", "low", "Listener started at boot")
-BLOB = Rule("VER-UNP-006", "analysis.incomplete", "info", "Unrecognised region kept as a blob")
+LISTENER = Rule("VER-TST-004", "service.listener", "low", "Listener started at boot")
+BLOB = Rule("VER-TST-006", "analysis.incomplete", "info", "Unrecognised region kept as a blob")
 
 
 def make_report(findings: list[Finding], **sections) -> dict:
@@ -88,16 +88,16 @@ def test_handmade_report_validates_and_carries_what_consumers_read():
     driver = run["tool"]["driver"]
     assert driver["name"] == "veracity" and driver["version"] == "0.1.0"
     rules = {r["id"]: r for r in driver["rules"]}
-    assert sorted(rules) == ["VER-ACC-003", "VER-KEY-001", "VER-SVC-004", "VER-UNP-006"]
+    assert sorted(rules) == ["VER-KEY-001", "VER-TST-003", "VER-TST-004", "VER-TST-006"]
     key = rules["VER-KEY-001"]
     assert key["help"]["text"] and key["help"]["markdown"]
     assert key["properties"]["security-severity"] == "8.0"
     assert {"security", "key.private", "CWE-321", "external/cwe/cwe-321", "EN303645:5.4-3"} <= set(key["properties"]["tags"])
-    assert rules["VER-ACC-003"]["properties"]["security-severity"] == "9.5"
-    assert "CWE-258" in rules["VER-ACC-003"]["properties"]["tags"]
-    assert "security-severity" not in rules["VER-UNP-006"]["properties"]
-    assert rules["VER-ACC-003"]["defaultConfiguration"]["level"] == "error"
-    assert rules["VER-SVC-004"]["defaultConfiguration"]["level"] == "note"
+    assert rules["VER-TST-003"]["properties"]["security-severity"] == "9.5"
+    assert "CWE-258" in rules["VER-TST-003"]["properties"]["tags"]
+    assert "security-severity" not in rules["VER-TST-006"]["properties"]
+    assert rules["VER-TST-003"]["defaultConfiguration"]["level"] == "error"
+    assert rules["VER-TST-004"]["defaultConfiguration"]["level"] == "note"
 
     results = run["results"]
     assert len(results) == 4
@@ -108,7 +108,7 @@ def test_handmade_report_validates_and_carries_what_consumers_read():
         assert res["locations"][0]["properties"]["container"] == f["container"]
     by_rule = {r["ruleId"]: r for r in results}
 
-    empty = by_rule["VER-ACC-003"]["locations"][0]["physicalLocation"]
+    empty = by_rule["VER-TST-003"]["locations"][0]["physicalLocation"]
     assert empty["artifactLocation"]["uri"] == "etc/shadow"
     assert empty["region"] == {"startLine": 3}
     # the container chain as nested artifacts: fw.bin > squashfs@0x120200 > /usr/lib/x.tar.gz > tar.gzip@0x0 > etc/shadow
@@ -125,11 +125,11 @@ def test_handmade_report_validates_and_carries_what_consumers_read():
 
     key_loc = by_rule["VER-KEY-001"]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
     assert key_loc == "etc/ssl/private/server%20key%20%231.pem"
-    listener = by_rule["VER-SVC-004"]
+    listener = by_rule["VER-TST-004"]
     assert listener["locations"][0]["physicalLocation"]["region"] == {"byteOffset": 4096}
     assert listener["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "usr/sbin/d%80mon"
     assert listener["level"] == "note"
-    blob = by_rule["VER-UNP-006"]["locations"][0]["physicalLocation"]["artifactLocation"]
+    blob = by_rule["VER-TST-006"]["locations"][0]["physicalLocation"]["artifactLocation"]
     assert blob["uri"] == "fw.bin"
     assert "squashfs@0x120200" in by_rule["VER-KEY-001"]["message"]["text"]
 
@@ -163,3 +163,13 @@ def test_scanned_report_is_valid_sarif(tmp_path):
     _validate(log)
     uris = [r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in log["runs"][0]["results"]]
     assert "etc/app.conf" in uris
+
+
+def test_rule_security_severity_is_the_worst_in_the_report():
+    low = Rule("VER-TST-010", "service.listener", "low", "Listener")
+    findings = [low.finding(path="/a", evidence="1"), low.finding(path="/b", evidence="2", severity="high")]
+    log = json.loads(sarif.render(make_report(findings)))
+    _validate(log)
+    [rule] = log["runs"][0]["tool"]["driver"]["rules"]
+    assert rule["properties"]["security-severity"] == "8.0"
+    assert sorted(r["level"] for r in log["runs"][0]["results"]) == ["error", "note"]

@@ -15,6 +15,8 @@ import re
 from typing import Any
 from urllib.parse import quote
 
+from ..findings import SEVERITY_RANK
+
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 FINGERPRINT_KEY = "veracity/v1"
 
@@ -89,7 +91,7 @@ def _tags(category: str, standards: list[str]) -> list[str]:
     return seen
 
 
-def _rule(rule_id: str, sample: dict[str, Any], known: dict[str, Any]) -> dict[str, Any]:
+def _rule(rule_id: str, sample: dict[str, Any], known: dict[str, Any], worst: str) -> dict[str, Any]:
     r = known.get(rule_id)
     title = _text(r.title if r else sample["title"])
     description = _text(r.description if r and r.description else title)
@@ -127,8 +129,11 @@ def _rule(rule_id: str, sample: dict[str, Any], known: dict[str, Any]) -> dict[s
             "standards": standards,
         },
     }
-    if severity in SECURITY_SEVERITY:
-        out["properties"]["security-severity"] = SECURITY_SEVERITY[severity]
+    # GitHub rates every alert of a rule by the rule's security-severity: use the worst severity this report
+    # has for the rule (a check may raise a finding above its rule's default), never less than the default.
+    rated = min(severity, worst, key=SEVERITY_RANK.__getitem__)
+    if rated in SECURITY_SEVERITY:
+        out["properties"]["security-severity"] = SECURITY_SEVERITY[rated]
     if references:
         out["helpUri"] = _text(references[0])
     return out
@@ -231,7 +236,10 @@ def build(report: dict[str, Any]) -> dict[str, Any]:
     known = _rule_catalogue()
     rule_ids = sorted({f["rule"] for f in findings})
     first = {rid: next(f for f in findings if f["rule"] == rid) for rid in rule_ids}
-    rules = [_rule(rid, first[rid], known) for rid in rule_ids]
+    worst = {
+        rid: min((f["severity"] for f in findings if f["rule"] == rid), key=SEVERITY_RANK.__getitem__) for rid in rule_ids
+    }
+    rules = [_rule(rid, first[rid], known, worst[rid]) for rid in rule_ids]
     rule_index = {rid: i for i, rid in enumerate(rule_ids)}
     arts = _Artifacts(target)
     arts.get((str(target.get("name") or "target"),))
