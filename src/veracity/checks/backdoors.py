@@ -271,7 +271,8 @@ class BackdoorsCheck:
                     by_hash[ind.sha256].append(ind)
 
         # (tree id, path) -> entry id -> {indicator index: offset or None}
-        hits: dict[tuple[int, str], dict[str, dict[int, int | None]]] = defaultdict(lambda: defaultdict(dict))
+        # (tree id, path) -> entry id -> {indicator index: offsets of its matches ([] for a path indicator)}
+        hits: dict[tuple[int, str], dict[str, dict[int, list[int]]]] = defaultdict(lambda: defaultdict(dict))
         where: dict[tuple[int, str], tuple[Tree, Item | None]] = {}
         items = {(id(i.tree), i.node.path): i for i in inv.items}
         for tree in inv.trees:
@@ -282,7 +283,7 @@ class BackdoorsCheck:
                 found += [ind for suffix, ind in by_suffix if node.path == suffix or node.path.endswith(suffix)]
                 for ind in found:
                     key = (id(tree), node.path)
-                    hits[key][ind.entry].setdefault(ind.index, None)
+                    hits[key][ind.entry].setdefault(ind.index, [])
                     where[key] = (tree, items.get(key))
         for item in inv.items:
             key = (id(item.tree), item.node.path)
@@ -291,7 +292,7 @@ class BackdoorsCheck:
                 ind = cat[entry_id].indicators[int(index)]
                 if not _in_scope(ind, item):
                     continue
-                hits[key][entry_id].setdefault(ind.index, start)
+                hits[key][entry_id].setdefault(ind.index, []).append(start)
                 where[key] = (item.tree, item)
             for ind in by_hash.get(item.facts.sha256, ()):
                 yield self._finding(HASH, cat[ind.entry], item.tree, item.node.path, [ind], None, None)
@@ -301,9 +302,9 @@ class BackdoorsCheck:
             for entry_id, at in sorted(hits[key].items()):
                 entry = cat[entry_id]
                 matched = [entry.indicators[i] for i in sorted(at)]
-                if not _enough(entry, matched):
+                if not _enough(entry, matched, at):
                     continue
-                offsets = [o for o in (at[i.index] for i in matched) if o is not None]
+                offsets = [o for i in matched for o in at[i.index]]
                 offset = min(offsets) if offsets else None
                 rule = CONTENT if offsets else PATH
                 line = _line(holder, offset) if holder is not None and offset is not None else None
@@ -431,8 +432,14 @@ def _in_scope(ind: Indicator, item: Item) -> bool:
     return True
 
 
-def _enough(entry: Entry, matched: list[Indicator]) -> bool:
-    """Whether the indicators of ``entry`` found in one file prove it (see the data file's policy)."""
+NEAR = 64 * 1024
+"""Corroborating strings must lie this close to each other: one implant's strings sit together in a
+program's data; a word and a number 10 MB apart in a package list are unrelated."""
+
+
+def _enough(entry: Entry, matched: list[Indicator], at: dict[int, list[int]] | None = None) -> bool:
+    """Whether the indicators of ``entry`` found in one file prove it (see the data file's policy). ``at``
+    gives the offsets of each indicator's matches (none for a file-path indicator, which matches the file)."""
     if any(i.use == "alone" for i in matched):
         return True
     names = {i.index for i in matched}
@@ -442,9 +449,19 @@ def _enough(entry: Entry, matched: list[Indicator]) -> bool:
         if members <= names:
             return True
     counted = [i for i in matched if i.use == "corroborating"]
-    # two indicators, one of them content other than a port number: a program named httpd that happens to
-    # contain the number 7329 is not Tenda's backdoor
-    return len(counted) >= 2 and any(i.content and not i.is_port for i in counted)
+    # two indicators, one of them content other than a port number (a program named httpd that happens to
+    # contain the number 7329 is not Tenda's backdoor), close to each other
+    for a in counted:
+        if not a.content or a.is_port:
+            continue
+        for b in counted:
+            if b is a:
+                continue
+            if at is None or not b.content:
+                return True
+            if any(abs(x - y) <= NEAR for x in at.get(a.index, ()) for y in at.get(b.index, ())):
+                return True
+    return False
 
 
 def _line(item: Item, offset: int) -> int | None:

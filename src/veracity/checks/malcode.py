@@ -1211,9 +1211,7 @@ class _TextScan:
         # a whole file for a script of that language, else one line (a one-liner in a string)
         for name, anchor, needs in combos:
             for m in re.finditer(anchor, text):
-                window_start = 0 if self.lang in ("py", "pl", "php", "rb", "js", "go", "lua") else text.rfind("\n", 0, m.start()) + 1
-                window_end = len(text) if window_start == 0 else (text.find("\n", m.end()) % (len(text) + 1))
-                window = text[window_start:window_end]
+                window = _lines_around(text, m.start(), m.end(), _SHELL_WINDOW if self.lang in _SCRIPT_LANGS else 0)
                 if not all(re.search(rx, window) for rx in needs):
                     continue
                 listen = re.search(r"\.listen\s*\(|\baccept\s*\(|createServer|net\.Listen|:accept\s*\(|LocalPort|bind\s*\(", window)
@@ -1343,6 +1341,28 @@ def _runs(args: str, mention: re.Pattern[str], chmod: bool) -> str | None:
         return "run"
     return None
 
+
+
+_SCRIPT_LANGS = ("py", "pl", "php", "rb", "js", "go", "lua")
+_SHELL_WINDOW = 12
+"""Lines either side of a socket-shell anchor where its other parts must be: shells are compact, and a
+10,000-line debugger that has a socket somewhere and runs commands somewhere else is not one."""
+
+
+def _lines_around(text: str, start: int, end: int, n: int) -> str:
+    """The lines holding ``text[start:end]`` and ``n`` lines before and after them."""
+    lo = start
+    for _ in range(n + 1):
+        lo = text.rfind("\n", 0, lo)
+        if lo < 0:
+            break
+    hi = end - 1
+    for _ in range(n + 1):
+        hi = text.find("\n", hi + 1)
+        if hi < 0:
+            hi = len(text)
+            break
+    return text[lo + 1:hi]
 
 
 def _squeeze_literals(args: str) -> str:
@@ -1537,6 +1557,9 @@ class MalcodeCheck:
             text = item.facts.text
             if text is None:
                 if kind in ("script", "text"):
+                    if language(item.node.path, item) not in (*_SCRIPT_LANGS, "sh") or \
+                            item.node.path.lower().endswith((".html", ".htm")):
+                        continue  # a large document or data list: not code
                     out.append(UNANALYSED.finding(path=item.node.path, container=item.tree.container,
                                                   evidence=f"{item.facts.size} bytes, text not kept"))
                 elif "shell" in families:
