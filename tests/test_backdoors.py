@@ -346,3 +346,19 @@ def test_corroborating_strings_must_be_near_each_other(tmp_path):
         "/usr/sbin/igdmptd": ELF + b"\x00netcore\x00bind udp 53413\x00Login succeeded!\x00",
     })
     assert _known(found) == [("VER-BKD-001", "/usr/sbin/igdmptd", "netcore-netis-udp53413-2014")]
+
+
+def test_account_files_found_by_the_accounts_check(tmp_path):
+    """A default copy of passwd (where /etc/passwd is a link into /var made at boot) is read when the
+    accounts section names it; an htpasswd scheme crypt() cannot compute is skipped silently there."""
+    files = {
+        "/etc_ro/passwd": f"root:{_crypt('xc3511')}:0:0:root:/:/bin/sh\n",
+        "/www/.htpasswd": "admin:$apr1$abc$defghijklmnopqrstuvwx0\n",
+    }
+    sections = {"components": [], "accounts": [{"name": "root", "source": "/etc_ro/passwd"},
+                                               {"name": "admin", "source": "/www/.htpasswd"}]}
+    found = _run(tmp_path, files, sections=sections, links={"/etc/passwd": "/var/passwd"})
+    assert sorted((f.rule, f.path, f.backdoor_id) for f in found) == [
+        ("VER-BKD-004", "/etc_ro/passwd", "mirai-credential-table-2016"),
+        ("VER-BKD-004", "/etc_ro/passwd", "xiongmai-dahua-telnet-defaults-2016"),
+    ]

@@ -11,8 +11,9 @@ not used. This check applies those rules:
   literals, ``??`` wildcards); a few are limited to ELF programs or to text files;
 - file hashes are compared with each file's SHA-256; file paths with every tree's paths;
 - credential pairs are verified against the image's own ``/etc/shadow`` and ``/etc/passwd`` hashes with
-  ``crypt`` (the ``accounts`` section never exposes more than a masked hint, so the hashes are read here);
-  a backdoor-only account name (``zyfwp``, ``mateidu``) is enough by itself;
+  ``crypt`` (the ``accounts`` section never exposes more than a masked hint, so the hashes are read here),
+  and against the other account files an earlier accounts check listed as sources (``/etc_ro/passwd``,
+  ``passwd-``, htpasswd files); a backdoor-only account name (``zyfwp``, ``mateidu``) is enough by itself;
 - package versions are compared with the ``components`` section when an earlier check filled it, else
   with npm ``package.json`` and Python ``METADATA``/``PKG-INFO`` manifests (components without a manifest
   are then not assessed, which one ``info`` finding says);
@@ -247,7 +248,7 @@ class BackdoorsCheck:
     def run(self, inv: Inventory, sections: dict[str, list[dict]]) -> Iterable[Finding]:
         findings: list[Finding] = []
         findings.extend(self._files(inv))
-        findings.extend(self._accounts(inv))
+        findings.extend(self._accounts(inv, sections))
         findings.extend(self._packages(inv, sections))
         return findings
 
@@ -329,51 +330,62 @@ class BackdoorsCheck:
 
     # -- accounts ---------------------------------------------------------------------------------
 
-    def _accounts(self, inv: Inventory) -> Iterator[Finding]:
+    def _accounts(self, inv: Inventory, sections: dict[str, list[dict]]) -> Iterator[Finding]:
         cat = catalogue()
         account_inds = [i for e in cat.values() for i in e.indicators if i.account and i.use != "skip"]
+        # account files an accounts check found besides /etc/passwd and /etc/shadow (copies, defaults, htpasswd)
+        extra = sorted({a.get("source") or "" for a in sections.get("accounts") or ()
+                        if _ACCOUNT_FILE.search(posixpath.basename(a.get("source") or ""))} - {"", "/etc/passwd", "/etc/shadow"})
         for tree in inv.trees:
-            users = _users(inv, tree)
-            if not users:
-                continue
+            databases = [(_users(inv, tree), True)]
+            for path in extra:
+                item = inv.item(tree, path)
+                if item is not None and item.facts.text:
+                    databases.append((_parse_accounts(item), False))
             done: set[tuple[str, str]] = set()
-            unparsed: set[str] = set()
-            for ind in account_inds:
-                acc = ind.account or {}
-                entry = cat[ind.entry]
-                password = acc.get("password")
-                named = [acc["user"]] if acc.get("user") else list(acc.get("users") or [])
-                if password is None:  # the account's existence is the indicator
-                    for name in named:
-                        u = users.get(name)
-                        if u and (entry.id, name) not in done:
-                            done.add((entry.id, name))
-                            yield self._finding(ACCOUNT, entry, tree, u.path, [ind], None, u.line,
-                                                evidence=f"{entry.id}: account {name!r} defined", key=f"{entry.id}:{name}")
-                    continue
-                candidates = list(users) if acc.get("any_account") else named
-                for name in candidates:
-                    u = users.get(name)
-                    if u is None or (entry.id, name) in done:
-                        continue
-                    verdict = _verify(password, u.hash)
-                    if verdict is None:
-                        unparsed.add(name)
-                        continue
-                    if verdict:
-                        done.add((entry.id, name))
-                        how = "the" if name in named else "a vendor backdoor"
-                        yield self._finding(
-                            CREDENTIAL, entry, tree, u.hash_path, [ind], None, u.hash_line,
-                            evidence=f"{entry.id}: account {name!r} has {how} password {_mask(password)} "
-                                     f"({ind.type} of the catalogue, verified against its {u.scheme} hash)",
-                            key=f"{entry.id}:{name}",
-                        )
-            for name in sorted(unparsed):
-                u = users[name]
+            seen_hashes: set[tuple[str, str, str]] = set()
+            unparsed: dict[str, _User] = {}
+            for users, main in databases:
+                for ind in account_inds:
+                    yield from self._account_indicator(cat[ind.entry], ind, users, main, tree, done, seen_hashes, unparsed)
+            for name, u in sorted(unparsed.items()):
                 yield UNPARSED.finding(path=u.hash_path, container=tree.container, line=u.hash_line,
                                        evidence=f"account {name!r}: {u.scheme} hash not supported by crypt()",
                                        key=name)
+
+    def _account_indicator(self, entry: Entry, ind: Indicator, users: dict[str, _User], main: bool, tree: Tree,
+                           done: set[tuple[str, str]], seen_hashes: set[tuple[str, str, str]],
+                           unparsed: dict[str, _User]) -> Iterator[Finding]:
+        acc = ind.account or {}
+        password = acc.get("password")
+        named = [acc["user"]] if acc.get("user") else list(acc.get("users") or [])
+        if password is None:  # the account's existence is the indicator
+            for name in named:
+                u = users.get(name)
+                if u and (entry.id, name) not in done:
+                    done.add((entry.id, name))
+                    yield self._finding(ACCOUNT, entry, tree, u.path, [ind], None, u.line,
+                                        evidence=f"{entry.id}: account {name!r} defined", key=f"{entry.id}:{name}")
+            return
+        for name in list(users) if acc.get("any_account") else named:
+            u = users.get(name)
+            if u is None or (entry.id, name, u.hash) in seen_hashes:
+                continue
+            verdict = _verify(password, u.hash)
+            if verdict is None:
+                if main:
+                    unparsed[name] = u
+                continue
+            if not verdict:
+                continue
+            seen_hashes.add((entry.id, name, u.hash))
+            how = "the" if name in named else "a vendor backdoor"
+            yield self._finding(
+                CREDENTIAL, entry, tree, u.hash_path, [ind], None, u.hash_line,
+                evidence=f"{entry.id}: account {name!r} has {how} password {_mask(password)} "
+                         f"({ind.type} of the catalogue, verified against its {u.scheme} hash)",
+                key=f"{entry.id}:{name}" + ("" if main else f":{u.hash_path}"),
+            )
 
     # -- packages ---------------------------------------------------------------------------------
 
@@ -487,6 +499,20 @@ class _User:
             return {"1": "md5crypt", "5": "sha256crypt", "6": "sha512crypt", "y": "yescrypt", "2a": "bcrypt",
                     "2b": "bcrypt", "2y": "bcrypt", "gy": "gost-yescrypt", "7": "scrypt"}.get(h.split("$")[1], "unknown")
         return "descrypt" if len(h) == 13 else "empty" if h == "" else "unknown"
+
+
+_ACCOUNT_FILE = re.compile(r"passwd|shadow", re.IGNORECASE)
+
+
+def _parse_accounts(item: Item) -> dict[str, _User]:
+    """``user:hash...`` lines of one account file (a copy of passwd or shadow, an htpasswd file)."""
+    out: dict[str, _User] = {}
+    for n, line in enumerate((item.facts.text or "").splitlines(), 1):
+        parts = line.split(":")
+        if len(parts) < 2 or not parts[0] or line.startswith("#") or parts[1] in ("x", ""):
+            continue
+        out.setdefault(parts[0], _User(parts[0], item.node.path, n, parts[1], item.node.path, n))
+    return out
 
 
 def _users(inv: Inventory, tree: Tree) -> dict[str, _User]:

@@ -891,7 +891,7 @@ class _TextScan:
             if run is None:
                 continue
             # 'sh file' and './file' run it; a bare path at a command position does too
-            self.add(DOWNLOAD_EXEC, m.start(), f"download-run ({kind} fetches {name} and the script runs it)",
+            self.add(DOWNLOAD_EXEC, m.start(), f"download-run ({kind} fetches {name}, which is then run)",
                      self.snippet(m.start(), m.end() + run.end()))
 
     # -- taint: decoded/downloaded code into exec sinks; secrets into network sends ---------------------
