@@ -234,3 +234,24 @@ def test_renders_in_chromium_without_console_errors_and_filters(tmp_path):
 
     r = _chromium(tmp_path, page.as_uri() + "#sev=critical,high", "--dump-dom")
     assert "showing 2 of 4 findings" in r.stdout
+
+
+@pytest.mark.corpus
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
+def test_real_image_report_in_chromium(tmp_path, run_scan):
+    from conftest import corpus
+
+    report = run_scan(corpus("firmware/tplink-mr3020v1-3.17.2.bin"))
+    report["conformance"] = conformance(report["findings"], report["checks"], ())
+    page = tmp_path / "tplink.html"
+    page.write_text(html_mod.render(report), encoding="utf-8")
+    text = page.read_text()
+    assert "Pledge not met" in text and text.count('class="finding"') == len(report["findings"])
+    assert "tcp/80" in text  # httpd in the exposure map
+    shot = tmp_path / "tplink.png"
+    r = _chromium(tmp_path, page.as_uri(), f"--screenshot={shot}")
+    assert shot.exists() and shot.stat().st_size > 10_000 and _console_problems(r.stderr) == []
+    r = _chromium(tmp_path, page.as_uri() + "#q=/etc/shadow", "--dump-dom")
+    n = sum(1 for f in report["findings"]
+            if "/etc/shadow" in " ".join([f["title"], f["path"] or "", f["evidence"], *f["container"]]).lower())
+    assert f"showing {n} of {len(report['findings'])} findings" in r.stdout

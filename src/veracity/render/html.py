@@ -187,16 +187,16 @@ def _exposure(report: Mapping[str, Any]) -> str:
         if creds:
             cred_txt = "".join(_cred(c) for c in creds)
         elif auth == "none":
-            cred_txt = '<span class="bad">none: no login required</span>'
+            cred_txt = '<div class="bad">no login required</div>'
         else:
-            cred_txt = f'<span class="muted">{esc(auth)}</span>'
+            cred_txt = '<div class="muted">no credential known</div>'
         started = ", ".join(str(x) for x in s.get("started_by") or [])
         summary = s.get("summary")
         out.append(
             f'<div class="svc"><div><strong>{esc(s.get("name"))}</strong>'
             f'<div class="meta mono">{esc(s.get("binary"))}</div>'
             + (f'<div class="meta">{esc(summary)}</div>' if summary else "")
-            + (f'<div class="meta">started by {esc(started)}</div>' if started else "")
+            + (f'<div class="meta">started by {esc(started)}</div>' if started and not summary else "")
             + f'</div><div><span class="arrow">&rarr;</span> {port_txt}</div>'
             f'<div><span class="arrow">&rarr;</span> auth {esc(auth)}{cred_txt}</div></div>'
         )
@@ -260,7 +260,7 @@ def _findings(report: Mapping[str, Any]) -> str:
                                   " ".join(f.get("container") or []), ev, f.get("fingerprint"), stds)
             out.append(
                 f'<tr class="finding" data-sev="{esc(f["severity"])}" data-cat="{esc(c)}" data-search="{search}">'
-                f'<td>{_sev(f["severity"])}</td><td><code>{esc(f["rule"])}</code></td>'
+                f'<td>{_sev(f["severity"])}</td><td class="nowrap"><code>{esc(f["rule"])}</code></td>'
                 f'<td><div>{esc(f["title"])}</div>{ev_html}<div class="meta">{meta}{refs}</div></td>'
                 f"<td>{_where(f)}</td></tr>"
             )

@@ -47,6 +47,7 @@ details.group>table{margin:0}
 .flow meter{width:100%}
 .counter{color:var(--muted)}
 footer{color:var(--muted);font-size:12px;text-align:center;margin:24px 0}
+.nowrap{white-space:nowrap}
 [hidden]{display:none!important}
 """
 
