@@ -298,7 +298,7 @@ def test_outputs_route_formats():
         triage.parse_format("sarif=")
 
 
-@pytest.mark.parametrize("name", ["json", "table", "sarif", "html", "markdown"])
+@pytest.mark.parametrize("name", triage.FORMATS)
 def test_every_format_renders(name):
     text = triage.render(name, triage.apply(sample(), today=TODAY))
     assert isinstance(text, str) and len(text) > 100

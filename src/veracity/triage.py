@@ -39,7 +39,8 @@ from .findings import SEVERITIES, SEVERITY_RANK
 DEFAULT_IGNORE_FILE = ".veracityignore.yaml"
 DEFAULT_CONFIG_FILES = ("veracity.yaml", ".veracity.yaml")
 ENV_PREFIX = "VERACITY_"
-FORMATS = ("json", "table", "sarif", "html", "markdown", "cyclonedx")
+FORMATS = ("json", "table", "sarif", "html", "markdown", "cyclonedx", "spdx")
+_RENDERERS = {"sarif": "sarif", "html": "html", "markdown": "markdown", "cyclonedx": "cyclonedx", "spdx": "spdx"}
 _FORMAT_ALIASES = {"md": "markdown", "htm": "html", "cdx": "cyclonedx"}
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -79,25 +80,16 @@ def render(name: str, report: dict[str, Any]) -> str:
         buf = io.StringIO()
         table.render(report, Console(file=buf, width=140, color_system=None, force_terminal=False))
         return buf.getvalue()
-    if name == "sarif":
-        from .render import sarif
+    module = _RENDERERS.get(name)
+    if module is None:
+        raise UsageError(f"unknown format {name!r}")
+    import importlib
 
-        return sarif.render(report)
-    if name == "html":
-        from .render import html
-
-        return html.render(report)
-    if name == "markdown":
-        from .render import markdown
-
-        return markdown.render(report)
-    if name == "cyclonedx":
-        try:
-            from .render import cyclonedx  # type: ignore[attr-defined]
-        except ImportError:
-            raise UsageError("the cyclonedx format is not available in this version") from None
-        return cyclonedx.render(report)
-    raise UsageError(f"unknown format {name!r}")
+    try:
+        renderer = importlib.import_module(f"veracity.render.{module}")
+    except ImportError:
+        raise UsageError(f"the {name} format is not available in this version") from None
+    return renderer.render(report)
 
 
 def outputs(formats: Sequence[tuple[str, Path | None]], output: Path | None, *, tty: bool) -> list[tuple[str, Path | None]]:
