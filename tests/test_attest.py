@@ -249,3 +249,36 @@ def test_cli_keygen_attest_verify(evidence, tmp_path, capsys, monkeypatch):
     assert _run(["verify", str(att), "--key", str(tmp_path / "none.pub"), "--image", str(evidence["image"])]) == 2
     assert "cannot read public key" in capsys.readouterr().err
     assert _run(["attest", str(report), "--key", str(tmp_path / "none.key")]) == 2
+
+
+def _cli_has(command: str) -> bool:
+    import contextlib
+
+    from veracity import cli
+
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            cli.parser().parse_args([command, "--help"])
+    except SystemExit as exc:
+        return exc.code == 0
+    return True
+
+
+@pytest.mark.skipif(not _cli_has("verify"), reason="veracity.cli does not have the attest commands yet")
+def test_cli_scan_attest_verify_rescan(evidence, tmp_path, monkeypatch, capsys):
+    from veracity import cli
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(attest.PASSWORD_ENV, raising=False)
+    cache = ["--cache", str(tmp_path / "c.sqlite")]
+    assert cli.main(["keygen", "-o", "k"]) == 0
+    assert cli.main(["scan", str(evidence["image"]), "-q", "--format", "json=r.json", *cache]) == 0
+    assert cli.main(["attest", "r.json", "--key", "k.key", "-o", "r.att"]) == 0
+    verify = ["verify", "r.att", "--key", "k.pub", "--image", str(evidence["image"]), "--report", "r.json"]
+    assert cli.main([*verify, "--rescan"]) == 0
+    assert "rescan reproduced the attested findings" in capsys.readouterr().err
+    tampered = tmp_path / "fw.tar.gz"
+    tampered.write_bytes(evidence["image"].read_bytes()[:-1] + b"\x01")
+    assert cli.main(["verify", "r.att", "--key", "k.pub", "--image", str(tampered)]) == 1
+    assert "image digest mismatch" in capsys.readouterr().err
+    assert cli.main(["standards", "gdsi"]) == 0

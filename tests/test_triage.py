@@ -304,3 +304,84 @@ def test_every_format_renders(name):
     assert isinstance(text, str) and len(text) > 100
     if name in ("json", "sarif"):
         json.loads(text)
+
+
+# -- through `veracity scan` (runs once the CLI has these flags) ------------------------------------------------
+
+
+def _cli_wired() -> bool:
+    from veracity import cli
+
+    try:
+        text = cli.parser().parse_args(["scan", "x"]).__dict__
+    except SystemExit:
+        return False
+    return "baseline" in text and "_veracity_scan_parser" in text
+
+
+needs_cli = pytest.mark.skipif(not _cli_wired(), reason="veracity.cli does not have the triage flags yet")
+
+
+@pytest.fixture
+def image(tmp_path):
+    root = tmp_path / "img" / "etc"
+    root.mkdir(parents=True)
+    (root / "app.conf").write_text('admin_password = "Sup3rS3cretValue!"\n')  # a medium finding
+    (root / "hosts").write_text("127.0.0.1 localhost\n")
+    return tmp_path / "img"
+
+
+@needs_cli
+def test_cli_exit_codes_ignore_baseline_config_env(image, tmp_path, monkeypatch):
+    from veracity import cli
+
+    monkeypatch.chdir(tmp_path)
+    for k in [k for k in __import__("os").environ if k.startswith("VERACITY_") and k != "VERACITY_NO_PROGRESS"]:
+        monkeypatch.delenv(k)
+    base = ["scan", str(image), "-q", "--cache", str(tmp_path / "c.sqlite")]
+    out = tmp_path / "r.json"
+    assert cli.main([*base, "--format", f"json={out}"]) == 0
+    report = json.loads(out.read_text())
+    assert [f["rule"] for f in report["findings"] if f["severity"] != "info"] == ["VER-SEC-005"]
+    assert report["conformance"], "the scan fills the conformance section"
+    assert cli.main([*base, "--format", f"json={out}", "--fail-on", "medium"]) == 1
+    assert cli.main([*base, "--format", f"json={out}", "--fail-on", "high"]) == 0
+    # severity filter hides it, so it no longer fails the gate
+    assert cli.main([*base, "--format", f"json={out}", "--fail-on", "medium", "--severity", "critical,high"]) == 0
+    # environment
+    monkeypatch.setenv("VERACITY_FAIL_ON", "medium")
+    assert cli.main([*base, "--format", f"json={out}"]) == 1
+    monkeypatch.delenv("VERACITY_FAIL_ON")
+    # config file
+    (tmp_path / "veracity.yaml").write_text("fail-on: low\n")
+    assert cli.main([*base, "--format", f"json={out}"]) == 1
+    (tmp_path / "veracity.yaml").write_text("fail-on: sometimes\n")
+    assert cli.main([*base, "--format", f"json={out}"]) == 2
+    (tmp_path / "veracity.yaml").unlink()
+    # ignore file (picked up from the working directory)
+    (tmp_path / ".veracityignore.yaml").write_text("ignore:\n  - rule: VER-SEC-005\n    path: /etc/*.conf\n    reason: test\n")
+    assert cli.main([*base, "--format", f"json={out}", "--fail-on", "low"]) == 0
+    assert json.loads(out.read_text())["triage"]["ignored"][0]["rule"] == "VER-SEC-005"
+    (tmp_path / ".veracityignore.yaml").unlink()
+    # baseline: the same findings are not new
+    old = tmp_path / "old.json"
+    old.write_text(report_mod.dumps(report))
+    assert cli.main([*base, "--format", f"json={out}", "--fail-on", "low", "--baseline", str(old)]) == 0
+    assert json.loads(out.read_text())["findings"] == []
+    assert cli.main([*base, "--baseline", str(tmp_path / "missing.json")]) == 2
+
+
+@needs_cli
+def test_cli_writes_every_format(image, tmp_path, monkeypatch):
+    from veracity import cli
+
+    monkeypatch.chdir(tmp_path)
+    argv = ["scan", str(image), "-q", "--cache", str(tmp_path / "c.sqlite"), "--standard", "etsi"]
+    for name in ("json", "sarif", "html", "markdown"):
+        argv += ["--format", f"{name}=out.{name}"]
+    assert cli.main(argv) == 0
+    assert json.loads((tmp_path / "out.sarif").read_text())["version"] == "2.1.0"
+    assert (tmp_path / "out.html").read_text().startswith("<!DOCTYPE html>")
+    assert "veracity" in (tmp_path / "out.markdown").read_text()
+    report = json.loads((tmp_path / "out.json").read_text())
+    assert {r["standard"] for r in report["conformance"]} == {"EN303645"}
