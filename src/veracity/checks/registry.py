@@ -10,9 +10,12 @@ from ..options import ScanOptions
 from ..patterns import PatternSet
 from ..unpack import rules as unpack_rules
 from .accounts import AccountsCheck
+from .backdoors import BackdoorsCheck
 from .keys import KeysCheck
+from .malcode import MalcodeCheck
 from .secrets import SecretsCheck
 from .services import ServicesCheck
+from .yara import YaraCheck
 
 CHECK_FAILED = Rule(
     "VER-CHK-001",
@@ -28,6 +31,9 @@ CHECKS: tuple = (
     ServicesCheck,
     KeysCheck,
     SecretsCheck,
+    BackdoorsCheck,
+    MalcodeCheck,
+    YaraCheck,
 )
 """Built-in check classes, in run order."""
 
