@@ -242,3 +242,20 @@ def test_text_memory_budget_is_reported(tmp_path, monkeypatch):
     dropped = [i for i in inv.items if i.facts.text is None]
     assert all(inv.strings(i) for i in dropped)
     assert [f.rule for f in inv.findings] == ["VER-UNP-002"] and "budget" in inv.findings[0].evidence
+
+
+def test_cli_yara_rules_flag(tmp_path, capsys):
+    pytest.importorskip("yara_x")
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "t.yar").write_text(
+        'rule planted { meta: category = "code.malicious" severity = "high" '
+        'strings: $a = "veracity-planted-marker" condition: $a }\n'
+    )
+    target = tmp_path / "t"
+    target.mkdir()
+    (target / "x.sh").write_text("#!/bin/sh\necho veracity-planted-marker\n")
+    out = tmp_path / "r.json"
+    assert main(["scan", str(target), "--yara-rules", str(rules), "--format", "json", "-o", str(out), "-q"]) == 0
+    hits = [f for f in json.loads(out.read_text())["findings"] if f["rule"].startswith("VER-YAR-")]
+    assert [(f["path"], f["severity"]) for f in hits] == [("/x.sh", "high")]

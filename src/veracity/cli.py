@@ -16,6 +16,7 @@ from pathlib import Path
 from . import __version__
 from .findings import SEVERITIES, SEVERITY_RANK
 from .limits import GiB, Limits
+from .options import ScanOptions
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
 
@@ -74,6 +75,8 @@ def parser() -> argparse.ArgumentParser:
                    help="where to unpack (a fresh directory is made inside it and removed afterwards)")
     s.add_argument("--cache", type=Path, default=None, help="inventory cache file (default: in the user cache dir)")
     s.add_argument("--no-cache", action="store_true", help="do not read or write the inventory cache")
+    s.add_argument("--yara-rules", type=Path, default=None, metavar="DIR",
+                   help="also match the YARA rules (*.yar, *.yara) in DIR (needs yara-x)")
     return p
 
 
@@ -117,6 +120,7 @@ def _scan(args: argparse.Namespace) -> int:
             workdir=args.workdir,
             cache_path=None if args.no_cache else (args.cache or default_cache_path()),
             progress=progress.update,
+            options=ScanOptions(yara_rules=args.yara_rules),
         )
     except KeyboardInterrupt:
         progress.stop()
