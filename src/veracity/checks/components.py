@@ -195,7 +195,8 @@ def _where(comp: Component) -> tuple[str | None, tuple[str, ...]]:
 
 def _findings(comp: Component, comp_matches: list[matching.Match], end) -> Iterator[Finding]:
     path, container = _where(comp)
-    label = f"{comp.name} {comp.version}"
+    version = comp.version or "(version unknown)"
+    label = f"{comp.name} {version}"
     summarised = []
     for m in comp_matches:
         if not m.affected:
@@ -210,7 +211,7 @@ def _findings(comp: Component, comp_matches: list[matching.Match], end) -> Itera
         detail = f"; {m.detail}" if m.detail else ""
         evidence = (f"{label}: {v.id} {rating}{kev}; affected: {m.criteria}; match confidence {m.confidence}"
                     f"{detail}; identified by: {comp.evidence[0] if comp.evidence else comp.source}")
-        title = f"{comp.name} {comp.version}: {v.id}" + (" (known exploited)" if m.kev else "")
+        title = f"{label}: {v.id}" + (" (known exploited)" if m.kev else "")
         f = VULNERABLE.finding(path=path, container=container, evidence=evidence[:1000], title=title,
                                severity=_severity(m), key=f"{comp.name}@{comp.version}:{v.id}")
         refs = (_NVD + v.id if v.id.startswith("CVE-") else None, *(v.references[:3]), *( (_KEV,) if m.kev else ()))
@@ -225,7 +226,7 @@ def _findings(comp: Component, comp_matches: list[matching.Match], end) -> Itera
         when = f"since {end.date}" if end.date else "date not documented"
         yield END_OF_LIFE.finding(
             path=path, container=container, key=f"{comp.name}@{comp.version}",
-            title=f"{comp.name} {comp.version} is past its end of life",
+            title=f"{label} is past its end of life",
             evidence=f"{label}: branch {end.branch} end of life ({when}, knowledge as of {end.as_of}); source: {end.source}",
         )
 

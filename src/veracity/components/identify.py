@@ -238,7 +238,7 @@ def _shell_vars(text: str) -> dict[str, str]:
 
 def _applets(inv: Inventory, comp: Component) -> None:
     for item in comp.items:
-        if item.facts.kind != "elf":
+        if item.facts.kind not in ("elf", "data"):
             continue
         table = busybox.applets_in(item)
         if table:
