@@ -259,3 +259,49 @@ def test_cli_yara_rules_flag(tmp_path, capsys):
     assert main(["scan", str(target), "--yara-rules", str(rules), "--format", "json", "-o", str(out), "-q"]) == 0
     hits = [f for f in json.loads(out.read_text())["findings"] if f["rule"].startswith("VER-YAR-")]
     assert [(f["path"], f["severity"]) for f in hits] == [("/x.sh", "high")]
+
+
+def test_a_failing_check_is_a_finding_not_a_crash(run_scan, tmp_path, monkeypatch):
+    from veracity.checks import registry
+
+    class Broken:
+        """A check that always fails."""
+
+        ID, TITLE, RULES, PATTERNS = "broken", "Broken", (), ()
+
+        def run(self, inv, sections):
+            raise RuntimeError("boom")
+
+    monkeypatch.setattr(registry, "CHECKS", (Broken(),))
+    report = run_scan(_tar(tmp_path / "a.tar", ROOTFS))
+    hit = findings(report, rule="VER-CHK-001")
+    assert hit and "broken: RuntimeError('boom')" in hit[0]["evidence"]
+    assert report["checks"] == [{"id": "broken", "status": "failed", "reason": "RuntimeError('boom')"}]
+
+
+def test_device_node_in_a_package_is_reported(run_scan, tmp_path):
+    path = _tar(tmp_path / "pkg.tgz", [("file", "package/package.json", b'{"name": "x", "version": "1.0.0"}'),
+                                        ("chardev", "package/dev/console")], "gz")
+    report = run_scan(path)
+    assert report["target"]["kind"] == "package"
+    assert [f["path"] for f in findings(report, rule="VER-UNP-104")] == ["/package/dev/console"]
+
+
+def test_yara_unavailable_and_unscannable_files_are_findings(tmp_path, monkeypatch):
+    import sys as _sys
+
+    from veracity.checks.yara import YaraCheck
+    from veracity.testing.memfs import inventory_from
+
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "a.yar").write_text('rule a { strings: $a = "zzz" condition: $a }\n')
+    inv = inventory_from({"/etc/x": "zzz\n"}, tmp_path)
+    monkeypatch.setitem(_sys.modules, "yara_x", None)
+    assert [f.rule for f in YaraCheck(rules_dir=rules).run(inv, {})] == ["VER-YAR-003"]
+    monkeypatch.undo()
+    pytest.importorskip("yara_x")
+    import os as _os
+
+    _os.unlink(inv.items[0].node.disk_path)
+    assert [f.rule for f in YaraCheck(rules_dir=rules).run(inv, {})] == ["VER-YAR-002"]
