@@ -86,10 +86,11 @@ def _open(transport: Transport, url: str, headers: dict[str, str]) -> Response:
 def download(
     url: str,
     dest: Path,
-    transport: Transport = urllib_transport,
+    transport: Transport | None = None,
     progress: Callable[[int, int | None], None] | None = None,
 ) -> Fetched:
     """Fetch ``url`` to ``dest``, continuing ``dest.part`` if an earlier attempt left one."""
+    transport = transport or urllib_transport
     part = dest.with_name(dest.name + ".part")
     dest.parent.mkdir(parents=True, exist_ok=True)
     offset = part.stat().st_size if part.exists() else 0
@@ -176,10 +177,11 @@ def update(
     years: list[int] | None = None,
     kev: bool = True,
     osv: tuple[str, ...] = (),
-    transport: Transport = urllib_transport,
+    transport: Transport | None = None,
     progress: Callable[[str, int, int | None], None] | None = None,
 ) -> UpdateReport:
     """Download what is missing or changed, verify it, import it. Raises UpdateError on any failure."""
+    transport = transport or urllib_transport
     report = UpdateReport()
     this_year = dt.date.today().year
     names = [str(y) for y in (years if years is not None else range(FIRST_YEAR, this_year + 1))]
@@ -188,14 +190,13 @@ def update(
     jobs: list[tuple[str, Path, Callable[[Path], None]]] = []
     for name in names:
         meta_path = feeds_dir / f"nvdcve-2.0-{name}.meta"
-        fetched = download(NVD_META.format(name=name), meta_path, transport)
+        download(NVD_META.format(name=name), meta_path, transport)
         meta = parse_meta(meta_path.read_text(errors="replace"))
         dest = feeds_dir / f"nvdcve-2.0-{name}.json.gz"
         previous = feeds_dir / f"nvdcve-2.0-{name}.sha256"
         if dest.exists() and previous.exists() and previous.read_text().strip() == meta.get("sha256", "").lower():
             continue  # unchanged since the last update
         jobs.append((NVD_FEED.format(name=name), dest, lambda p, m=meta: verify_nvd(p, m)))
-        del fetched
     if kev:
         jobs.append((KEV_URL, feeds_dir / "known_exploited_vulnerabilities.json", verify_kev))
     for eco in osv:
