@@ -255,3 +255,10 @@ def test_real_image_report_in_chromium(tmp_path, run_scan):
     n = sum(1 for f in report["findings"]
             if "/etc/shadow" in " ".join([f["title"], f["path"] or "", f["evidence"], *f["container"]]).lower())
     assert f"showing {n} of {len(report['findings'])} findings" in r.stdout
+
+
+def test_exposure_map_says_when_services_were_not_analysed():
+    report = make_report([], checks=[{"id": "services", "status": "not-applicable", "reason": "no inittab <x>"}])
+    page = html_mod.render(report)
+    assert "Services were not analysed (not-applicable: no inittab &lt;x&gt;)" in page
+    assert "No service started at boot was found." in html_mod.render(make_report([]))

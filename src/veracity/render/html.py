@@ -174,7 +174,12 @@ def _exposure(report: Mapping[str, Any]) -> str:
     networked = [s for s in services if s.get("ports")]
     local = [s for s in services if not s.get("ports")]
     if not services:
-        out.append('<p class="muted">No service started at boot was found.</p>')
+        svc_check = next((c for c in report.get("checks", []) if c.get("id") == "services"), None)
+        if svc_check and svc_check.get("status") != "ran":
+            out.append(f'<p class="muted">Services were not analysed ({esc(svc_check.get("status"))}: '
+                       f'{esc(svc_check.get("reason"))}).</p>')
+        else:
+            out.append('<p class="muted">No service started at boot was found.</p>')
     if networked:
         out.append('<div class="svc"><strong>Service</strong><strong>Port</strong><strong>Credential</strong></div>')
     for s in networked + local:
