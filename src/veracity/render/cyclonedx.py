@@ -23,7 +23,7 @@ def render(report: dict[str, Any]) -> str:
     from cyclonedx.model.component_evidence import (
         AnalysisTechnique, ComponentEvidence, Identity, IdentityField, Method, Occurrence,
     )
-    from cyclonedx.model.tool import Tool
+    from cyclonedx.model.tool import ToolRepository
     from cyclonedx.model.vulnerability import (
         BomTarget, ImpactAnalysisJustification, ImpactAnalysisState, Vulnerability, VulnerabilityAnalysis,
         VulnerabilityRating, VulnerabilityReference, VulnerabilityScoreSource, VulnerabilitySeverity,
@@ -49,7 +49,9 @@ def render(report: dict[str, Any]) -> str:
         metadata=BomMetaData(
             component=root,
             timestamp=timestamp,
-            tools=[Tool(vendor="veracity", name=tool.get("name", "veracity"), version=tool.get("version"))],
+            tools=ToolRepository(components=[Component(
+                type=ComponentType.APPLICATION, name=tool.get("name", "veracity"), version=tool.get("version"),
+                bom_ref="veracity:tool")]),
         ),
     )
     by_id: dict[str, Component] = {}
