@@ -10,7 +10,7 @@ declare -A TOOLS=(
   [mkfs.cramfs]=util-linux-extra [busybox]=busybox-static [7z]=p7zip-full [cpio]=cpio [zip]=zip
   [xz]=xz-utils [bzip2]=bzip2 [debugfs]=e2fsprogs [lz4]=lz4 [lzop]=lzop [zstd]=zstd
   [dropbear]=dropbear-bin [unar]=unar [lziprecover]=lziprecover [simg2img]=android-sdk-libsparse-utils
-  [fsck.erofs]=erofs-utils [partclone.restore]=partclone [file]=file
+  [fsck.erofs]=erofs-utils [partclone.restore]=partclone [file]=file [chromium]=chromium
 )
 missing=()
 for cmd in "${!TOOLS[@]}"; do

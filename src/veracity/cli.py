@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from . import __version__
-from .findings import SEVERITIES, SEVERITY_RANK
+from .findings import SEVERITIES
 from .limits import GiB, Limits
 from .options import ScanOptions
 
@@ -54,8 +54,6 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     s = sub.add_parser("scan", help="unpack a product image safely and report on it")
     s.add_argument("target", type=Path, help="firmware image, filesystem image, archive, container image, package or directory")
-    s.add_argument("--format", choices=("json", "table"), default=None,
-                   help="output format (default: table on a terminal, json otherwise)")
     s.add_argument("-o", "--output", type=Path, help="write the report to this file instead of stdout")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress display and no summary on stderr")
     s.add_argument("--fail-on", choices=SEVERITIES, default=None,
@@ -75,23 +73,37 @@ def parser() -> argparse.ArgumentParser:
                    help="where to unpack (a fresh directory is made inside it and removed afterwards)")
     s.add_argument("--cache", type=Path, default=None, help="inventory cache file (default: in the user cache dir)")
     s.add_argument("--no-cache", action="store_true", help="do not read or write the inventory cache")
+    from . import attest, standards, triage
+
+    triage.add_scan_arguments(s)
+    standards.register(sub)
+    attest.register(sub)
     s.add_argument("--yara-rules", type=Path, default=None, metavar="DIR",
                    help="also match the YARA rules (*.yar, *.yara) in DIR (needs yara-x)")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     args = parser().parse_args(argv)
-    if args.command != "scan":
-        parser().print_help(sys.stderr)
-        return EXIT_USAGE
-    return _scan(args)
+    if args.command == "scan":
+        from .triage import UsageError, options_from
+
+        try:
+            args.triage = options_from(args, argv)
+        except UsageError as exc:
+            print(f"veracity: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        return _scan(args)
+    if hasattr(args, "handler"):
+        return args.handler(args)
+    parser().print_help(sys.stderr)
+    return EXIT_USAGE
 
 
 def _scan(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from . import report as report_mod
     from .inventory import default_cache_path
     from .render import table
     from .scan import scan
@@ -103,7 +115,6 @@ def _scan(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if target.is_symlink():
         target = target.resolve()
-    fmt = args.format or ("table" if sys.stdout.isatty() and args.output is None else "json")
     limits = Limits(
         max_bytes=args.max_bytes,
         max_files=args.max_files,
@@ -112,6 +123,13 @@ def _scan(args: argparse.Namespace) -> int:
         timeout_s=args.timeout,
         extractor_timeout_s=min(Limits().extractor_timeout_s, args.timeout),
     )
+    from . import triage as triage_mod
+
+    try:
+        targets = triage_mod.outputs(args.triage["formats"], args.output, tty=sys.stdout.isatty())
+    except triage_mod.UsageError as exc:
+        err.print(f"veracity: error: {exc}")
+        return EXIT_USAGE
     progress = _Progress(err, quiet=args.quiet)
     try:
         report = scan(
@@ -120,7 +138,7 @@ def _scan(args: argparse.Namespace) -> int:
             workdir=args.workdir,
             cache_path=None if args.no_cache else (args.cache or default_cache_path()),
             progress=progress.update,
-            options=ScanOptions(yara_rules=args.yara_rules),
+            options=ScanOptions(yara_rules=args.yara_rules, standards=args.triage["standards"]),
         )
     except KeyboardInterrupt:
         progress.stop()
@@ -132,27 +150,31 @@ def _scan(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     progress.stop()
     try:
-        if fmt == "json":
-            text = report_mod.dumps(report)
-            if args.output:
-                args.output.write_text(text)
+        report = triage_mod.triage(report, args.triage)
+    except triage_mod.UsageError as exc:
+        err.print(f"veracity: error: {exc}")
+        return EXIT_USAGE
+    for w in report["triage"]["warnings"]:
+        err.print(f"veracity: warning: {w}", markup=False, highlight=False)
+    try:
+        for name, path in targets:
+            if name == "table" and path is None:
+                table.render(report, Console())
+                continue
+            text = triage_mod.render(name, report)
+            if path is not None:
+                path.write_text(text, encoding="utf-8")
             else:
                 sys.stdout.write(text)
-            if not args.quiet and (args.output or not sys.stdout.isatty()):
-                table.render(report, err)
-        else:
-            if args.output:
-                with args.output.open("w") as fh:
-                    table.render(report, Console(file=fh, width=140, color_system=None))
-            else:
-                table.render(report, Console())
+        if not args.quiet and all(n != "table" or p is not None for n, p in targets) and (
+            any(p is not None for _, p in targets) or not sys.stdout.isatty()
+        ):
+            table.render(report, err)
     except OSError as exc:
         err.print(f"veracity: cannot write the report: {exc}")
         return EXIT_FAILED
-    if args.fail_on:
-        limit = SEVERITY_RANK[args.fail_on]
-        if any(SEVERITY_RANK[f["severity"]] <= limit for f in report["findings"]):
-            return EXIT_FINDINGS
+    if triage_mod.exceeds(report, args.fail_on):
+        return EXIT_FINDINGS
     return EXIT_OK
 
 

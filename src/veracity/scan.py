@@ -77,6 +77,9 @@ def scan(
                 )
                 ran.append({"id": check.ID, "status": "failed", "reason": repr(exc)})
         sections["checks"] = ran
+        from .standards import conformance
+
+        sections["conformance"] = conformance(findings, ran, options.standards if options else (), checks=instances)
         return report_mod.build(
             target=target,
             unpacked=unpacked,
