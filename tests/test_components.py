@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import corpus
 
 from veracity.checks import registry
 from veracity.checks.components import ComponentsCheck
@@ -16,8 +17,6 @@ from veracity.components.vulndb import VulnDB
 from veracity.options import ScanOptions
 from veracity.patterns import PatternSet
 from veracity.testing.memfs import inventory_from
-
-from conftest import corpus
 
 DATA = Path(__file__).parent / "data" / "components"
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "knowledge" / "sources"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from conftest import corpus
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
@@ -16,8 +17,6 @@ from veracity.checks.components import ComponentsCheck
 from veracity.components.vulndb import VulnDB
 from veracity.options import ScanOptions
 from veracity.render import cyclonedx, spdx
-
-from conftest import corpus
 
 DATA = Path(__file__).parent / "data" / "components"
 NVD = Path(__file__).resolve().parents[2] / "shared" / "knowledge" / "sources" / "nvd-cve-fixtures" / "nvd-2.0"

@@ -315,7 +315,7 @@ def test_update_verifies_imports_and_skips_unchanged(tmp_path):
 
 
 def test_update_rejects_a_corrupt_feed(tmp_path):
-    gz, meta = _feed("2016", ["CVE-2016-2147.json"])
+    _, meta = _feed("2016", ["CVE-2016-2147.json"])
     bad = gzip.compress(b'{"vulnerabilities": []}')
     server = FakeServer({update.NVD_META.format(name="2016"): meta, update.NVD_FEED.format(name="2016"): bad})
     with pytest.raises(update.UpdateError, match="integrity check failed"):

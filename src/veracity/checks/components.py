@@ -28,12 +28,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from typing import Any, ClassVar
 
+from ..components import eol, identify, matching, signatures, vex, vulndb
+from ..components.identify import Component
 from ..findings import Finding, Rule
 from ..inventory import Inventory
 from ..options import ScanOptions
 from ..patterns import Pattern
-from ..components import eol, identify, matching, signatures, vex, vulndb
-from ..components.identify import Component
 from .base import NotApplicable
 
 _NVD = "https://nvd.nist.gov/vuln/detail/"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from . import update as update_mod
@@ -17,7 +18,7 @@ from . import vulndb
 EXIT_OK, EXIT_USAGE, EXIT_FAILED = 0, 2, 3
 
 
-def register(subparsers) -> callable:
+def register(subparsers) -> Callable[[argparse.Namespace], int]:
     """Add ``db`` to ``veracity``'s subparsers; returns the handler ``run(args) -> int``."""
     p = subparsers.add_parser("db", help="the local vulnerability database (import, update, status)",
                               description="Keep the local vulnerability database that scans use offline.")
@@ -76,7 +77,7 @@ def _update(path: Path, args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
     feeds = args.feeds_dir or path.parent / "feeds"
-    tasks: dict[str, int] = {}
+    tasks: dict = {}
     with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                   transient=True, disable=not sys.stderr.isatty()) as bar:
         def progress(name: str, done: int, total: int | None) -> None:

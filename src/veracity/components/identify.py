@@ -110,15 +110,17 @@ def identify(inv: Inventory) -> Identified:
         if owner is not None:
             owner.add(hit.item, hit.offset, hit.evidence)
             continue
-        comp = groups.get((hit.component, hit.version))
-        if comp is None:
+        found = groups.get((hit.component, hit.version))
+        if found is None:
             comp = Component(
                 name=info.key, version=hit.version, key=info.key, type=info.type,
                 source="filename" if hit.method == "filename" else "signature",
                 confidence=hit.confidence, cpes=info.cpes, branch_only=hit.branch_only,
             )
             groups[(hit.component, hit.version)] = comp
-        elif CONFIDENCE_RANK[hit.confidence] > CONFIDENCE_RANK[comp.confidence]:
+        else:
+            comp = found
+        if CONFIDENCE_RANK[hit.confidence] > CONFIDENCE_RANK[comp.confidence]:
             comp.confidence = hit.confidence
         comp.add(hit.item, hit.offset, hit.evidence)
     # A version-less hit joins the one version found for that component, if there is exactly one.
@@ -199,11 +201,12 @@ def _package_for(candidates, version: str | None) -> Component | None:
 
 
 def _os_release(inv: Inventory) -> tuple[str | None, list[Component]]:
-    distro = None
-    out = []
+    distro: str | None = None
+    out: list[Component] = []
     for path in ("/etc/openwrt_release", "/etc/os-release", "/usr/lib/os-release"):
         for item in inv.by_path(path):
             fields = _shell_vars(item.facts.text or "")
+            os_id: str | None
             if path == "/etc/openwrt_release":
                 os_id, version = "openwrt", fields.get("DISTRIB_RELEASE")
             else:

@@ -87,13 +87,13 @@ def read(inv: Inventory) -> Result:
             elif path.endswith((".dist-info/METADATA", ".egg-info/PKG-INFO")) or (
                 path.endswith(".egg-info") and item.facts.text is not None
             ):
-                pkg = _python(item)
-                if pkg is not None:
-                    add(pkg)
+                found = _python(item)
+                if found is not None:
+                    add(found)
             elif posixpath.basename(path) == "package.json":
-                pkg = _npm_manifest(item)
-                if pkg is not None:
-                    add(pkg)
+                found = _npm_manifest(item)
+                if found is not None:
+                    add(found)
             elif posixpath.basename(path) == "package-lock.json":
                 for pkg in _npm_lock(item):
                     add(pkg)
@@ -199,22 +199,27 @@ def _apk(item: Item) -> Iterator[Package]:
                 directory = value
             elif key == "R":
                 files.append("/" + posixpath.join(directory, value).lstrip("/"))
-        name, version = (fields.get("P") or [None])[0], (fields.get("V") or [None])[0]
+        name, version = _first(fields, "P"), _first(fields, "V")
         if not name or not version:
             continue
         found = True
         deps = tuple(d for d in " ".join(fields.get("D", [])).split() if not d.startswith(("so:", "cmd:", "pc:", "!")))
-        yield Package("apk", name, version, item, (fields.get("A") or [None])[0], (fields.get("o") or [None])[0],
+        yield Package("apk", name, version, item, _first(fields, "A"), _first(fields, "o"),
                       tuple(re.split(r"[<>=~]", d, maxsplit=1)[0] for d in deps), tuple(files),
-                      (fields.get("L") or [None])[0])
+                      _first(fields, "L"))
     if not found and text.strip():
         raise _Malformed("apk database has no P:/V: records")
+
+
+def _first(fields: dict[str, list[str]], key: str) -> str | None:
+    values = fields.get(key)
+    return values[0] if values else None
 
 
 def _python(item: Item) -> Package | None:
     text = _text(item)
     head = text.split("\n\n", 1)[0]
-    fields = {}
+    fields: dict[str, str] = {}
     for line in head.splitlines():
         key, sep, value = line.partition(":")
         if sep and key and not key.startswith((" ", "\t")):
@@ -241,7 +246,7 @@ def _npm_manifest(item: Item) -> Package | None:
     name, version = data.get("name"), data.get("version")
     if not isinstance(name, str) or not isinstance(version, str) or not name or not version:
         return None  # a private project manifest without identity: not a component
-    deps = data.get("dependencies") if isinstance(data.get("dependencies"), dict) else {}
+    deps: dict = data["dependencies"] if isinstance(data.get("dependencies"), dict) else {}
     lic = data.get("license") if isinstance(data.get("license"), str) else None
     return Package("npm", name, version, item, depends=tuple(sorted(deps)), license=lic)
 
@@ -256,19 +261,19 @@ def _npm_lock(item: Item) -> Iterator[Package]:
             if not key or not isinstance(meta, dict) or not isinstance(meta.get("version"), str):
                 continue
             name = meta.get("name") or key.rsplit("node_modules/", 1)[-1]
-            deps = meta.get("dependencies") if isinstance(meta.get("dependencies"), dict) else {}
+            deps: dict = meta["dependencies"] if isinstance(meta.get("dependencies"), dict) else {}
             yield Package("npm", name, meta["version"], item, depends=tuple(sorted(deps)),
                           license=meta.get("license") if isinstance(meta.get("license"), str) else None)
         return
-    deps = data.get("dependencies")
-    if isinstance(deps, dict):  # lockfile v1
-        stack = list(deps.items())
+    top = data.get("dependencies")
+    if isinstance(top, dict):  # lockfile v1
+        stack = list(top.items())
         n = 0
         while stack and n < MAX_NPM_MANIFESTS:
             name, meta = stack.pop()
             n += 1
             if isinstance(meta, dict) and isinstance(meta.get("version"), str):
-                requires = meta.get("requires") if isinstance(meta.get("requires"), dict) else {}
+                requires: dict = meta["requires"] if isinstance(meta.get("requires"), dict) else {}
                 yield Package("npm", name, meta["version"], item, depends=tuple(sorted(requires)))
                 if isinstance(meta.get("dependencies"), dict):
                     stack.extend(meta["dependencies"].items())

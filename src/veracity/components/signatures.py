@@ -100,8 +100,8 @@ def knowledge() -> dict[str, Info]:
         sigs = []
         for i, s in enumerate(c["signatures"]):
             kinds = frozenset(s.get("kinds", _DEFAULT_KINDS))
-            common = dict(component=key, index=i, kinds=kinds, confidence=s.get("confidence"),
-                          branch_only=bool(s.get("branch_only", False)))
+            common = {"component": key, "index": i, "kinds": kinds, "confidence": s.get("confidence"),
+                      "branch_only": bool(s.get("branch_only", False))}
             if "path" in s:
                 sigs.append(Signature(path=re.compile(s["path"]), version=None if "version" in s else _ANY, **common))
                 continue
@@ -181,7 +181,7 @@ class Identifier:
             if sig.literal is not None:
                 version = self._literal(item, sig.literal, start)
                 yield Hit(sig.component, version, item, start, evidence, "literal",
-                          sig.confidence or ("low" if version else "low"), sig.branch_only)
+                          sig.confidence or "low", sig.branch_only)
                 seen[pid] = MAX_CONFIRM  # one literal answer per file
                 continue
             if sig.version is None:

@@ -17,7 +17,6 @@ import gzip
 import hashlib
 import json
 import os
-import socket
 import urllib.error
 import urllib.request
 import zipfile
@@ -52,8 +51,8 @@ Transport = Callable[[str, dict[str, str]], Response]
 
 
 def urllib_transport(url: str, headers: dict[str, str]) -> Response:
-    req = urllib.request.Request(url, headers={"User-Agent": "veracity-db-update", **headers})  # noqa: S310
-    return urllib.request.urlopen(req, timeout=TIMEOUT_S)  # noqa: S310 - fixed https URLs
+    req = urllib.request.Request(url, headers={"User-Agent": "veracity-db-update", **headers})
+    return urllib.request.urlopen(req, timeout=TIMEOUT_S)
 
 
 @dataclass(slots=True)
@@ -75,7 +74,7 @@ def _open(transport: Transport, url: str, headers: dict[str, str]) -> Response:
         if exc.code == 416:  # range not satisfiable: the part file is already complete
             raise
         raise UpdateError(f"{url}: HTTP {exc.code} {exc.reason}") from None
-    except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError, OSError) as exc:
+    except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise UpdateError(
             f"cannot reach {url.split('/')[2]}: {reason}. Without a network, fetch the feeds elsewhere and run "
@@ -116,7 +115,7 @@ def download(
                 done += len(chunk)
                 if progress:
                     progress(done, total)
-    except (OSError, socket.timeout, TimeoutError) as exc:
+    except (OSError, TimeoutError) as exc:
         raise UpdateError(f"{url}: download interrupted after {done} bytes ({exc}); run the update again to "
                           "resume") from None
     if total is not None and done != total:
@@ -170,6 +169,10 @@ def verify_zip(path: Path) -> None:
         raise UpdateError(f"{path.name}: damaged archive ({bad}); removed, run the update again")
 
 
+def _nvd_check(meta: dict[str, str]) -> Callable[[Path], None]:
+    return lambda path: verify_nvd(path, meta)
+
+
 def update(
     db_path: Path,
     feeds_dir: Path,
@@ -196,7 +199,7 @@ def update(
         previous = feeds_dir / f"nvdcve-2.0-{name}.sha256"
         if dest.exists() and previous.exists() and previous.read_text().strip() == meta.get("sha256", "").lower():
             continue  # unchanged since the last update
-        jobs.append((NVD_FEED.format(name=name), dest, lambda p, m=meta: verify_nvd(p, m)))
+        jobs.append((NVD_FEED.format(name=name), dest, _nvd_check(meta)))
     if kev:
         jobs.append((KEV_URL, feeds_dir / "known_exploited_vulnerabilities.json", verify_kev))
     for eco in osv:

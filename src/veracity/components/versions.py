@@ -104,9 +104,7 @@ def in_range(
         return False
     if end_incl is not None and compare(version, end_incl) > 0:
         return False
-    if end_excl is not None and compare(version, end_excl) >= 0:
-        return False
-    return True
+    return end_excl is None or compare(version, end_excl) < 0
 
 
 def branch(version: str, parts: int = 2) -> str:

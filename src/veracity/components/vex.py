@@ -65,7 +65,7 @@ def _cyclonedx(doc: dict, source: str) -> list[Statement]:
         state = analysis.get("state")
         if not state:
             continue
-        refs = tuple(a.get("ref") for a in v.get("affects") or [] if isinstance(a, dict) and a.get("ref"))
+        refs = tuple(str(a["ref"]) for a in v.get("affects") or [] if isinstance(a, dict) and a.get("ref"))
         out.append(Statement(v["id"], state, analysis.get("justification"), analysis.get("detail") or "", refs, source))
     return out
 

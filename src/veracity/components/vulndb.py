@@ -48,6 +48,10 @@ CREATE TABLE IF NOT EXISTS kev (cve TEXT PRIMARY KEY, date_added TEXT, due TEXT,
 """
 
 
+_CVE5_REASON = ("CVE JSON 5 record: it has no CPE configurations; import the NVD CVE 2.0 record of the same "
+                "CVE instead")
+
+
 class VulnDBError(Exception):
     """The database cannot be opened or a file cannot be imported; the message says what to do."""
 
@@ -111,7 +115,7 @@ class VulnDB:
     def close(self) -> None:
         self.db.close()
 
-    def __enter__(self) -> VulnDB:
+    def __enter__(self) -> VulnDB:  # noqa: PYI034
         return self
 
     def __exit__(self, *exc) -> None:
@@ -150,8 +154,7 @@ class VulnDB:
                     report.skipped.append((member, "not an NVD CVE 2.0, OSV or CISA KEV document"))
                     continue
                 if kind == "cve5":
-                    report.skipped.append((member, "CVE JSON 5 record: it has no CPE configurations; import the "
-                                                   "NVD CVE 2.0 record of the same CVE instead"))
+                    report.skipped.append((member, _CVE5_REASON))
                     continue
                 kinds.add(kind)
                 if kind == "nvd":
@@ -308,7 +311,7 @@ class VulnDB:
 
     def status(self) -> dict[str, Any]:
         def count(table: str) -> int:
-            return int(self.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # noqa: S608 - fixed names
+            return int(self.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
 
         meta = dict(self.db.execute("SELECT key, value FROM meta").fetchall())
         sources = [
@@ -320,7 +323,7 @@ class VulnDB:
         age = None
         if updated:
             try:
-                age = (dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(updated.replace("Z", "+00:00"))).days
+                age = (dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(updated)).days
             except ValueError:
                 age = None
         return {

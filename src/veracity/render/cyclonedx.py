@@ -21,12 +21,24 @@ def render(report: dict[str, Any]) -> str:
     from cyclonedx.model.bom import Bom, BomMetaData
     from cyclonedx.model.component import Component, ComponentType
     from cyclonedx.model.component_evidence import (
-        AnalysisTechnique, ComponentEvidence, Identity, IdentityField, Method, Occurrence,
+        AnalysisTechnique,
+        ComponentEvidence,
+        Identity,
+        IdentityField,
+        Method,
+        Occurrence,
     )
     from cyclonedx.model.tool import ToolRepository
     from cyclonedx.model.vulnerability import (
-        BomTarget, ImpactAnalysisJustification, ImpactAnalysisState, Vulnerability, VulnerabilityAnalysis,
-        VulnerabilityRating, VulnerabilityReference, VulnerabilityScoreSource, VulnerabilitySeverity,
+        BomTarget,
+        ImpactAnalysisJustification,
+        ImpactAnalysisState,
+        Vulnerability,
+        VulnerabilityAnalysis,
+        VulnerabilityRating,
+        VulnerabilityReference,
+        VulnerabilityScoreSource,
+        VulnerabilitySeverity,
         VulnerabilitySource,
     )
     from cyclonedx.output.json import JsonV1Dot6
@@ -42,7 +54,7 @@ def render(report: dict[str, Any]) -> str:
         properties=[Property(name="veracity:target-kind", value=str(target.get("kind", "")))],
     )
     started = report.get("started_at")
-    timestamp = (dt.datetime.fromisoformat(started.replace("Z", "+00:00")) if started
+    timestamp = (dt.datetime.fromisoformat(started) if started
                  else dt.datetime(1970, 1, 1, tzinfo=dt.UTC))
     bom = Bom(
         serial_number=uuid.uuid5(uuid.NAMESPACE_URL, f"veracity:{target.get('sha256')}:{tool.get('rules_version')}"),
@@ -105,14 +117,15 @@ def render(report: dict[str, Any]) -> str:
         by_id[str(comp.bom_ref.value)] = comp
     bom.register_dependency(root, list(by_id.values()))
     for rec in records:
-        comp = by_id.get(rec.get("id", ""))
+        owner = by_id.get(rec.get("id", ""))
         deps = [by_id[d] for d in rec.get("depends_on") or [] if d in by_id]
-        if comp is not None:
-            bom.register_dependency(comp, deps)
+        if owner is not None:
+            bom.register_dependency(owner, deps)
     for rec in records:
-        comp = by_id.get(rec.get("id", ""))
-        if comp is None:
+        affected = by_id.get(rec.get("id", ""))
+        if affected is None:
             continue
+        comp = affected
         for v in rec.get("vulnerabilities") or []:
             source = (VulnerabilitySource(name="NVD", url=XsUri(f"https://nvd.nist.gov/vuln/detail/{v['id']}"))
                       if v.get("source") == "nvd" else VulnerabilitySource(name="OSV", url=XsUri(f"https://osv.dev/vulnerability/{v['id']}")))
@@ -159,7 +172,7 @@ def _location(loc: dict[str, Any]) -> str:
     return f"{chain}!{loc['path']}" if chain else loc["path"]
 
 
-def _component_type(kind, ComponentType):  # noqa: N803 - the enum class, passed in to keep the import lazy
+def _component_type(kind, ComponentType):
     try:
         return ComponentType(kind or "library")
     except ValueError:

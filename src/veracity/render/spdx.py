@@ -91,10 +91,10 @@ def render(report: dict[str, Any]) -> str:
         packages.append(pkg)
         relationships.append({"spdxElementId": root_id, "relationshipType": "CONTAINS", "relatedSpdxElement": sid})
     for rec in report.get("components") or []:
-        sid = ids.get(rec.get("id", rec["name"]))
+        owner = ids.get(rec.get("id", rec["name"]))
         for dep in rec.get("depends_on") or []:
-            if sid and dep in ids:
-                relationships.append({"spdxElementId": sid, "relationshipType": "DEPENDS_ON", "relatedSpdxElement": ids[dep]})
+            if owner and dep in ids:
+                relationships.append({"spdxElementId": owner, "relationshipType": "DEPENDS_ON", "relatedSpdxElement": ids[dep]})
     doc = {
         "spdxVersion": "SPDX-2.3",
         "dataLicense": "CC0-1.0",
