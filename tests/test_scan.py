@@ -305,3 +305,23 @@ def test_yara_unavailable_and_unscannable_files_are_findings(tmp_path, monkeypat
 
     _os.unlink(inv.items[0].node.disk_path)
     assert [f.rule for f in YaraCheck(rules_dir=rules).run(inv, {})] == ["VER-YAR-002"]
+
+
+def test_table_shows_verdicts_exposure_and_findings(tmp_path):
+    from rich.console import Console
+
+    from veracity.render import table
+    from veracity.scan import scan
+
+    root = tmp_path / "fs"
+    (root / "etc/init.d").mkdir(parents=True)
+    (root / "etc/inittab").write_text("::sysinit:/etc/init.d/rcS\n")
+    (root / "etc/init.d/rcS").write_text("#!/bin/sh\ntelnetd -l /bin/sh\n")
+    (root / "etc/init.d/rcS").chmod(0o755)
+    report = scan(root, workdir=tmp_path / "w", cache_path=None)
+    console = Console(record=True, width=200)
+    table.render(report, console)
+    text = console.export_text()
+    assert "Standards" in text and "EN303645" in text
+    assert "telnetd" in text and "23/tcp" in text
+    assert "VER-SVC-002" in text

@@ -13,6 +13,17 @@ _STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "yellow
 MAX_ROWS = 60
 
 
+def _conformance_line(rows: list[dict[str, Any]]) -> Text:
+    from ..standards.assess import summary
+
+    line = Text()
+    for standard, counts in summary(rows).items():
+        line.append(f"{standard}: ")
+        line.append(f"{counts.get('fail', 0)} fail", style="bold red" if counts.get("fail") else "dim")
+        line.append(f", {counts.get('pass', 0)} pass, {counts.get('not-assessed', 0)} not assessed   ")
+    return line
+
+
 def render(report: dict[str, Any], console: Console) -> None:
     t, x = report["target"], report["extraction"]
     head = Table.grid(padding=(0, 2))
@@ -31,7 +42,22 @@ def render(report: dict[str, Any], console: Console) -> None:
     for name, n in sev.items():
         counts.append(f"{name} {n}  ", style=_STYLE[name] if n else "dim")
     head.add_row("Findings", counts)
+    verdicts = _conformance_line(report.get("conformance", []))
+    if verdicts:
+        head.add_row("Standards", verdicts)
     console.print(head)
+
+    services = [s for s in report.get("services", []) if s.get("ports")]
+    if services:
+        exposure = Table(title="Started at boot and reachable", title_justify="left")
+        exposure.add_column("Service")
+        exposure.add_column("Ports")
+        exposure.add_column("Auth")
+        exposure.add_column("Started by", overflow="fold")
+        for svc in services[:MAX_ROWS]:
+            ports = ", ".join(f"{p['port']}/{p['proto']}" for p in svc["ports"])
+            exposure.add_row(Text(svc["name"]), ports, Text(svc["auth"]), Text(" > ".join(svc["started_by"])))
+        console.print(exposure)
 
     findings = report["findings"]
     if findings:
