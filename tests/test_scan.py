@@ -6,6 +6,7 @@ import gzip
 import io
 import json
 import os
+import shutil
 import stat
 import tarfile
 import zipfile
@@ -318,6 +319,13 @@ def test_table_shows_verdicts_exposure_and_findings(tmp_path):
     (root / "etc/inittab").write_text("::sysinit:/etc/init.d/rcS\n")
     (root / "etc/init.d/rcS").write_text("#!/bin/sh\ntelnetd -l /bin/sh\n")
     (root / "etc/init.d/rcS").chmod(0o755)
+    (root / "bin").mkdir()
+    busybox = shutil.which("busybox")
+    if busybox is None:
+        pytest.skip("busybox not installed")
+    shutil.copy(busybox, root / "bin/busybox")  # the services check looks for the telnetd applet in it
+    (root / "usr/sbin").mkdir(parents=True)
+    os.symlink("/bin/busybox", root / "usr/sbin/telnetd")
     report = scan(root, workdir=tmp_path / "w", cache_path=None)
     console = Console(record=True, width=200)
     table.render(report, console)
