@@ -214,6 +214,9 @@ class EgressCheck:
             hits = item.facts.matched(extract.PATTERN_PREFIX)
             if not any(h[0] != shell_id for h in hits):
                 continue
+            if item.facts.kind in ("private-key", "certificate") or noise.is_doc_path(item.node.path):
+                stats.setdefault(noise.DOCUMENTATION_FILE.id, [0, set()])[0] += 1
+                continue
             full = any(c.startswith(extract.PATTERN_PREFIX) for c in item.facts.capped)
             shell_file = item.facts.kind == "script" or any(h[0] == shell_id for h in hits)
             path = item.node.path
@@ -398,6 +401,8 @@ def _problem(message: str, key: str) -> Finding:
 
 
 def _is_ip(host: str) -> bool:
+    if not host or not (host[0].isdigit() or ":" in host):
+        return False
     try:
         ipaddress.ip_address(host)
     except ValueError:

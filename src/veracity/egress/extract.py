@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import bisect
 import ipaddress
+import mmap
 import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 
-from ..inventory import Item
+from ..inventory import SCAN_LIMIT, Item
 from ..patterns import Pattern
 from . import names
 
@@ -55,8 +57,8 @@ def patterns() -> tuple[Pattern, ...]:
         Pattern(PATTERN_PREFIX + "url", rb"\b(?:" + _SCHEME_ALT.encode() + rb")://[A-Za-z0-9\[%$_{]", caseless=True),
         Pattern(PATTERN_PREFIX + "email", rb"[A-Za-z0-9._%+-]@[A-Za-z0-9][A-Za-z0-9-]{0,62}\.[A-Za-z]", caseless=True),
         Pattern(PATTERN_PREFIX + "ipv4", rb"\b[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\b"),
-        Pattern(PATTERN_PREFIX + "ipv6", rb"[0-9A-Fa-f]{1,4}::[0-9A-Fa-f]{0,4}|::[0-9A-Fa-f]{1,4}\b"
-                rb"|\b(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}\b"),
+        Pattern(PATTERN_PREFIX + "ipv6", rb"\b[0-9A-Fa-f]{1,4}::(?:[0-9A-Fa-f]{1,4}\b|[^0-9A-Za-z_:])"
+                rb"|[^0-9A-Za-z_:]::[0-9A-Fa-f]{1,4}\b|\b(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}\b"),
         Pattern(PATTERN_PREFIX + "domain", rb"[A-Za-z0-9]\.(?:" + tld_alt.encode() + rb")\b", caseless=True),
         Pattern(PATTERN_PREFIX + "wide-url", rb"(?:" + wide_schemes + rb"):\x00/\x00/\x00", caseless=True),
         Pattern(PATTERN_PREFIX + "wide-domain", rb"[A-Za-z0-9]\x00\.\x00(?:" + wide_tlds + rb")[^A-Za-z0-9]\x00",
@@ -152,7 +154,7 @@ class FileReader:
         self.text_bytes: bytes | None = None
         if item.facts.text is not None:
             self.text_bytes = item.facts.text.encode("utf-8", "surrogateescape")
-        self._newlines: list[int] | None = None
+        self._last_line = (0, 1)
 
     @property
     def binary(self) -> bool:
@@ -170,12 +172,36 @@ class FileReader:
         finally:
             os.close(fd)
 
+    def rescan(self) -> list[tuple[str, int]]:
+        """(pattern id, start) of every hit of the extraction patterns in the whole file, without a cap."""
+        if self.text_bytes is not None:
+            return _uncapped().scan(self.text_bytes)
+        path = self.item.node.disk_path
+        if not path:
+            return []
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        try:
+            if not os.fstat(fd).st_size:
+                return []
+            with mmap.mmap(fd, 0, access=mmap.ACCESS_READ) as data:
+                view = memoryview(data)[:SCAN_LIMIT]
+                try:
+                    return _uncapped().scan(view)
+                finally:
+                    view.release()
+        finally:
+            os.close(fd)
+
     def line_of(self, offset: int) -> int | None:
-        if self.text_bytes is None:
+        data = self.text_bytes
+        if data is None:
             return None
-        if self._newlines is None:
-            self._newlines = [m.start() for m in re.finditer(b"\n", self.text_bytes)]
-        return bisect.bisect_left(self._newlines, offset) + 1
+        last_offset, last_line = self._last_line
+        if offset < last_offset:
+            last_offset, last_line = 0, 1
+        line = last_line + data.count(b"\n", last_offset, offset)
+        self._last_line = (offset, line)
+        return line
 
     def uci_section(self, offset: int) -> str | None:
         data = self.text_bytes
@@ -193,31 +219,31 @@ class FileReader:
 def candidates(item: Item, full: bool = False) -> Iterator[Candidate]:
     """Every candidate of ``item`` around its pattern hits (or in all of it when ``full``)."""
     reader = FileReader(item)
-    hits = item.facts.matched(PATTERN_PREFIX)
-    narrow = sorted(h[1] for h in hits if not h[0].startswith(PATTERN_PREFIX + "wide") and h[0] != PATTERN_PREFIX + "shell")
-    wide = sorted(h[1] for h in hits if h[0].startswith(PATTERN_PREFIX + "wide"))
+    hits = [(pid[len(PATTERN_PREFIX):], start) for pid, start, _ in item.facts.matched(PATTERN_PREFIX)]
+    if full:  # a pattern hit the inventory's cap in this file: find every place again, without a cap
+        hits = [(pid[len(PATTERN_PREFIX):], start) for pid, start in reader.rescan()]
+    narrow = [(p, kind) for kind, p in hits if not kind.startswith("wide") and kind != "shell"]
+    wide = [(p, kind[5:]) for kind, p in hits if kind.startswith("wide")]
     uci = item.node.path.startswith("/etc/config/")
     seen: set[tuple[int, str]] = set()
     if reader.text_bytes is not None:
         data = reader.text_bytes
-        spans = [(0, len(data))] if full else [_text_span(data, p) for p in narrow]
+        spans = [(*_text_span(data, p), kind) for p, kind in narrow]
     else:
-        spans = [(max(0, p - WINDOW), p + WINDOW) for p in narrow]
-        if full:
-            spans += [(o, o + n) for o, n in item.facts.string_ranges]
-    for lo, hi in _merge(spans):
+        spans = [(max(0, p - WINDOW), p + WINDOW, kind) for p, kind in narrow]
+    for lo, hi, kinds in _merge(spans):
         raw = reader.read(lo, hi - lo)
         buf = _Buffer(raw.decode("latin-1"), lo, 1, reader.binary)
-        for cand in _scan(buf, reader, uci):
+        for cand in _scan(buf, reader, uci, kinds):
             key = (cand.offset, cand.kind)
             if key not in seen:
                 seen.add(key)
                 yield cand
-    for lo, hi in _merge([(max(0, p - 2 * WINDOW), p + 2 * WINDOW) for p in wide]):
+    for lo, hi, kinds in _merge([(max(0, p - 2 * WINDOW), p + 2 * WINDOW, kind) for p, kind in wide]):
         raw = reader.read(lo, hi - lo)
         for start, text in _wide_runs(raw, lo):
             buf = _Buffer(text, start, 2, True)
-            for cand in _scan(buf, reader, False):
+            for cand in _scan(buf, reader, False, frozenset({"url", "domain", "email"})):
                 cand.wide = True
                 key = (cand.offset, cand.kind)
                 if key not in seen:
@@ -243,15 +269,54 @@ def _text_span(data: bytes, pos: int) -> tuple[int, int]:
     return (lo + 1 if lo > 0 and data[lo:lo + 1] == b"\n" else lo), hi
 
 
-def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    out: list[tuple[int, int]] = []
-    for lo, hi in sorted(spans):
+class _Uncapped:
+    """The extraction patterns in a Hyperscan database of their own, with a generous cap, for the few files where
+    the inventory's shared pass stopped counting."""
+
+    LIMIT = 20_000
+
+    def __init__(self) -> None:
+        import pyperscan as ps
+
+        self.ids = [p.id for p in patterns() if not p.first_only]
+        compiled = []
+        for tag, p in enumerate(x for x in patterns() if not x.first_only):
+            flags = [ps.Flag.DOTALL, ps.Flag.SOM_LEFTMOST]
+            if p.caseless:
+                flags.append(ps.Flag.CASELESS)
+            compiled.append(ps.Pattern(p.regex, *flags, tag=tag))
+        self.out: list[tuple[str, int]] = []
+        self.scanner = ps.BlockDatabase(*compiled).build(self, _uncapped_hit)
+
+    def scan(self, data) -> list[tuple[str, int]]:
+        self.out = []
+        self.scanner.scan(data)
+        return self.out
+
+
+def _uncapped_hit(ctx: _Uncapped, tag: int, start: int, end: int):
+    import pyperscan as ps
+
+    ctx.out.append((ctx.ids[tag], start))
+    return ps.Scan.Continue if len(ctx.out) < ctx.LIMIT else ps.Scan.Terminate
+
+
+@cache
+def _uncapped() -> _Uncapped:
+    return _Uncapped()
+
+
+def _merge(spans: list[tuple[int, int, str]]) -> list[tuple[int, int, frozenset[str]]]:
+    """Overlapping spans merged, each with the kinds of the hits that asked for it."""
+    out: list[tuple[int, int, set[str]]] = []
+    for lo, hi, kind in sorted(spans):
         if out and lo <= out[-1][1]:
-            if hi > out[-1][1]:
-                out[-1] = (out[-1][0], hi)
+            last = out[-1]
+            out[-1] = (last[0], max(hi, last[1]), last[2])
+            last[2].add(kind)
         else:
-            out.append((lo, hi))
-    return out
+            out.append((lo, hi, {kind}))
+    return [(lo, hi, frozenset(k)) for lo, hi, k in out]
 
 
 def _wide_runs(raw: bytes, base: int) -> Iterator[tuple[int, str]]:
@@ -264,23 +329,41 @@ def _wide_runs(raw: bytes, base: int) -> Iterator[tuple[int, str]]:
 # -- one buffer ----------------------------------------------------------------------------------------------
 
 
-def _scan(buf: _Buffer, reader: FileReader, uci: bool) -> Iterator[Candidate]:
+class _Taken:
+    """Non-overlapping spans already claimed by a candidate, for ``bisect`` look-ups."""
+
+    def __init__(self) -> None:
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+
+    def add(self, start: int, end: int) -> None:
+        i = bisect.bisect_right(self.starts, start)
+        self.starts.insert(i, start)
+        self.ends.insert(i, end)
+
+    def covers(self, pos: int) -> bool:
+        i = bisect.bisect_right(self.starts, pos) - 1
+        return i >= 0 and self.ends[i] > pos
+
+
+def _scan(buf: _Buffer, reader: FileReader, uci: bool, kinds: frozenset[str]) -> Iterator[Candidate]:
+    """Candidates of the ``kinds`` whose patterns hit in this buffer."""
     text = buf.text
-    taken: list[tuple[int, int]] = []
-    for m in _URL.finditer(text):
+    taken = _Taken()
+    for m in _URL.finditer(text) if "url" in kinds else ():
         cand = _url(m, buf, reader, uci)
         if cand is not None:
-            taken.append((m.start(), m.end()))
+            taken.add(m.start(), m.end())
             yield cand
-    for m in _EMAIL.finditer(text):
-        if _inside(taken, m.start()):
+    for m in _EMAIL.finditer(text) if "email" in kinds else ():
+        if taken.covers(m.start()):
             continue
-        taken.append((m.start(), m.end()))
+        taken.add(m.start(), m.end())
         host = m.group("host").lower().rstrip(".")
         value = f"{m.group('local').lower()}@{host}"
         yield _make(buf, reader, uci, m.start(), m.end(), "email", value, host, None, None, "", m.group())
-    for m in _IPV4.finditer(text):
-        if _inside(taken, m.start()):
+    for m in _IPV4.finditer(text) if "ipv4" in kinds or "url" in kinds else ():
+        if taken.covers(m.start()):
             continue
         ip = m.group("ip")
         port = _port(m.group("port"))
@@ -289,8 +372,8 @@ def _scan(buf: _Buffer, reader: FileReader, uci: bool) -> Iterator[Candidate]:
         cand = _make(buf, reader, uci, m.start(), m.end(), "ipv4", value, ip, port, None, "", m.group())
         cand.cidr = cidr
         yield cand
-    for m in _IPV6.finditer(text):
-        if _inside(taken, m.start()):
+    for m in _IPV6.finditer(text) if "ipv6" in kinds else ():
+        if taken.covers(m.start()):
             continue
         raw = m.group("ip")
         if raw.count(":") < 2 or raw in ("::",):
@@ -301,8 +384,8 @@ def _scan(buf: _Buffer, reader: FileReader, uci: bool) -> Iterator[Candidate]:
             continue
         value = str(addr)
         yield _make(buf, reader, uci, m.start(), m.end(), "ipv6", value, value, None, None, "", raw)
-    for m in _DOMAIN.finditer(text):
-        if _inside(taken, m.start()):
+    for m in _DOMAIN.finditer(text) if "domain" in kinds else ():
+        if taken.covers(m.start()):
             continue
         host = m.group("host")
         if not names.public_suffix(host.lower()):
@@ -311,10 +394,6 @@ def _scan(buf: _Buffer, reader: FileReader, uci: bool) -> Iterator[Candidate]:
         lower = host.lower()
         value = lower + (f":{port}" if port else "")
         yield _make(buf, reader, uci, m.start(), m.end(), "domain", value, lower, port, None, "", m.group())
-
-
-def _inside(spans: list[tuple[int, int]], pos: int) -> bool:
-    return any(a <= pos < b for a, b in spans)
 
 
 def _port(text: str | None) -> int | None:

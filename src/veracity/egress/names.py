@@ -14,7 +14,7 @@ Programs are full of dotted words that end in a real top-level domain: ``libc.so
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 
 FILE_LIKE = frozenset({
     # country codes that are also file extensions, or tail words of code identifiers
@@ -71,6 +71,7 @@ def strong_tlds() -> frozenset[str]:
     return frozenset(out)
 
 
+@lru_cache(maxsize=65536)
 def split(host: str) -> tuple[str, str, str]:
     """(subdomain, registrable label, public suffix) of ``host``; suffix "" when it has none."""
     r = _extractor()(host, include_psl_private_domains=False)

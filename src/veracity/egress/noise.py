@@ -99,16 +99,16 @@ NAMESPACE_HOSTS = frozenset({
     "schemas.openxmlformats.org", "purl.org", "ns.adobe.com", "xmlns.com", "tempuri.org", "www.wapforum.org",
     "schemas.dmtf.org", "www.openarchives.org", "docs.oasis-open.org", "uri.etsi.org", "www.onvif.org",
     "schemas.xmlsoap.org.", "xml.org", "www.xml.org", "java.sun.com", "xmlns.jcp.org", "www.springframework.org",
-    "relaxng.org", "www.relaxng.org", "json-schema.org", "ogp.me", "schema.org", "www.iana.org/assignments",
+    "relaxng.org", "www.relaxng.org", "json-schema.org", "ogp.me", "schema.org",
 })
 LICENCE_HOSTS = frozenset({"opensource.org", "www.opensource.org", "creativecommons.org", "www.creativecommons.org",
                            "spdx.org", "www.spdx.org", "fsf.org", "www.fsf.org"})
 LICENCE_PATH = re.compile(r"licen[cs]e|copying|copyleft|/gpl|/lgpl|/mpl|/philosophy", re.IGNORECASE)
-REFERENCE_SUFFIXES = ("ietf.org", "rfc-editor.org", "iana.org", "wikipedia.org", "man7.org", "unicode.org",
+REFERENCE_SUFFIXES = frozenset(("ietf.org", "rfc-editor.org", "iana.org", "wikipedia.org", "man7.org", "unicode.org",
                       "w3.org", "ecma-international.org", "iso.org", "itu.int", "3gpp.org", "etsi.org",
-                      "broadband-forum.org", "docs.python.org", "developer.mozilla.org", "mozilla.org/mpl",
-                      "tldp.org", "cve.mitre.org", "cwe.mitre.org", "nvd.nist.gov", "semver.org", "stackoverflow.com")
-PROJECT_SUFFIXES = (
+                      "broadband-forum.org", "docs.python.org", "developer.mozilla.org",
+                      "tldp.org", "cve.mitre.org", "cwe.mitre.org", "nvd.nist.gov", "semver.org", "stackoverflow.com"))
+PROJECT_SUFFIXES = frozenset((
     "gnu.org", "openssl.org", "busybox.net", "uclibc.org", "uclibc-ng.org", "netfilter.org", "samba.org",
     "net-snmp.org", "acme.com", "thekelleys.org.uk", "matt.ucc.asn.au", "curl.haxx.se", "curl.se", "haxx.se",
     "python.org", "perl.org", "cpan.org", "php.net", "lua.org", "sqlite.org", "zlib.net", "libpng.org",
@@ -128,13 +128,13 @@ PROJECT_SUFFIXES = (
     "harfbuzz.org", "fontconfig.org", "x.org", "xfree86.org", "mesa3d.org", "systemd.io", "opensuse.org",
     "fedoraproject.org", "redhat.com", "centos.org", "archlinux.org", "gentoo.org", "alpinelinux.org",
     "buildroot.org", "yoctoproject.org", "openembedded.org", "denx.de", "u-boot.org", "busybox.net",
-)
+))
 """Open-source projects whose sites appear in banners, usage and error messages. Firmware and package download
 hosts of these projects are not here and stay endpoints (see :data:`DOWNLOAD_HOSTS`)."""
 DOWNLOAD_HOSTS = re.compile(
     r"^(?:downloads?|dl|mirrors?|ftp|security|deb|archive|cdn|fastly|packages|repo|updates?|feeds?|opkg|"
     r"snapshot|snapshots|cloud-images|registry|pypi|files|sources|release[s]?)[0-9-]*\.", re.IGNORECASE)
-EXAMPLE_SUFFIXES = ("example.com", "example.net", "example.org", "example.edu", "example")
+EXAMPLE_SUFFIXES = frozenset(("example.com", "example.net", "example.org", "example.edu", "example"))
 RESERVED_TLDS = frozenset({"test", "invalid", "example", "localhost"})
 PLACEHOLDER_WORDS = frozenset({
     "some", "host", "name", "hostname", "domain", "yourdomain", "mydomain", "yourhost", "myhost", "your", "my",
@@ -238,8 +238,16 @@ def local_name(host: str) -> bool:
     return any(host == s or host.endswith("." + s) for s in LOCAL_SUFFIXES)
 
 
-def _suffix_match(host: str, suffixes) -> bool:
-    return any(host == s or host.endswith("." + s) for s in suffixes)
+def _suffix_match(host: str, suffixes: frozenset[str]) -> bool:
+    """True when ``host`` or one of its parent domains is in ``suffixes``."""
+    if host in suffixes:
+        return True
+    i = host.find(".")
+    while i >= 0:
+        if host[i + 1 :] in suffixes:
+            return True
+        i = host.find(".", i + 1)
+    return False
 
 
 class Judge:
@@ -272,12 +280,12 @@ class Judge:
             return XML_NAMESPACE
         if host and not _is_ip(host):
             if _suffix_match(host, LICENCE_HOSTS) or (cand.kind == "url" and LICENCE_PATH.search(cand.path)
-                                                     and _suffix_match(host, PROJECT_SUFFIXES + ("gnu.org",))):
+                                                     and _suffix_match(host, PROJECT_SUFFIXES)):
                 return LICENCE
             if cand.kind == "url" and host.endswith("gnu.org") and LICENCE_PATH.search(cand.path):
                 return LICENCE
-            if _suffix_match(host, REFERENCE_SUFFIXES) or (cand.kind == "url" and _suffix_match(
-                    host + cand.path.lower(), REFERENCE_SUFFIXES)):
+            if _suffix_match(host, REFERENCE_SUFFIXES) or (
+                    cand.kind == "url" and host.endswith("mozilla.org") and cand.path.lower().startswith("/mpl")):
                 return REFERENCE
         if cand.kind == "email":
             local = cand.value.split("@", 1)[0]
@@ -396,6 +404,8 @@ class Judge:
 
 
 def _is_ip(host: str) -> bool:
+    if not host or not (host[0].isdigit() or ":" in host):
+        return False
     try:
         ipaddress.ip_address(host)
     except ValueError:

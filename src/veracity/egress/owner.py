@@ -131,7 +131,7 @@ class Owners:
                 raise GeoIPError("--geoip needs the maxminddb package (pip install maxminddb)") from exc
             try:
                 self._geo = maxminddb.open_database(str(geoip))
-            except (OSError, ValueError) as exc:
+            except Exception as exc:  # noqa: BLE001 - maxminddb's errors, wrapped at the boundary
                 raise GeoIPError(f"cannot open {geoip}: {exc}") from exc
         self._hosts: dict[str, Attribution] = {}
         self._ips: dict[str, Attribution] = {}

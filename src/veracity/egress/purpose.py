@@ -58,7 +58,7 @@ def rank(purpose: str | None) -> int:
 
 
 def _is_ip(host: str | None) -> bool:
-    if not host:
+    if not host or not (host[0].isdigit() or ":" in host):
         return False
     try:
         ipaddress.ip_address(host)
