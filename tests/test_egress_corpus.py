@@ -10,8 +10,8 @@ over the outbound endpoints (``egress: true``); local addresses and web-interfac
   time servers) are TP-Link's hard-coded NTP list; nothing next to them says so, so their purpose stays unknown.
   www.google.com ... www.nasa.gov sit next to "get host by name @%s" in the LTE online check. DHCP+ (Henan Unicom)
   has its default server 218.29.0.227. The help pages' links (no-ip, dyndns, oray, comexe, bigpond) and form examples
-  are web-ui, tplinklogin.net is the router's own name (local-admin); 175 mobile APN names, ISP names and dial-up
-  user names of the 3G table look like host names and are dropped (not-an-address).
+  are web-ui, tplinklogin.net is the router's own name (local-admin); the mobile APN names, ISP names and dial-up
+  user names of the 3G table look like host names and are dropped (not-an-address, over 120 places).
 - Broadcom BCM63xx (2009): 10 reported, 10 true -> precision 1.0: the NTP choices of the web UI and libpsixml's
   default, the DDNS client's update hosts, and the DNS probe's DNAT target 128.9.0.107 (the old b.root-servers.net).
   Dropped: the UPnP manufacturer URL (device-description), 1.1.1.1/2.2.2.2 placeholders of the security defaults,
@@ -25,8 +25,8 @@ from __future__ import annotations
 import inspect
 
 import pytest
-
 from conftest import corpus
+
 from veracity import report as report_mod
 from veracity.checks import registry
 from veracity.checks.egress import EgressCheck

@@ -35,8 +35,8 @@ from __future__ import annotations
 
 import array
 import csv
-import ipaddress
 import io
+import ipaddress
 import lzma
 import shutil
 import struct

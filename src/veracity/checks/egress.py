@@ -266,7 +266,7 @@ class EgressCheck:
         if purpose == "web-ui" and attribution.purpose == "local-admin":
             purpose, purpose_source = attribution.purpose, attribution.purpose_source
         egress = not ep.local and purpose not in purposes.NON_EGRESS
-        locations = []
+        locations: list[dict[str, Any]] = []
         for item, cand in sorted(ep.locations, key=lambda ic: (ic[0].tree.container, ic[0].node.path, ic[1].offset)):
             locations.append({"path": item.node.path, "container": list(item.tree.container),
                               "line": cand.line, "offset": cand.offset})
@@ -371,8 +371,9 @@ class EgressCheck:
         for rec, ep in egress:
             first_item, first = _first(ep)
             declared = decl.endpoint_for(rec) if decl is not None else None
-            where = dict(path=first_item.node.path, container=first_item.tree.container, line=first.line,
-                         offset=None if first.line is not None else first.offset, key=rec["value"])
+            where: dict[str, Any] = {"path": first_item.node.path, "container": first_item.tree.container,
+                                     "line": first.line, "offset": None if first.line is not None else first.offset,
+                                     "key": rec["value"]}
             if rec["purpose"] in policy.exempt_purposes:
                 rec["policy"] = "exempt"
                 continue
@@ -470,7 +471,7 @@ def dataflow(endpoints: list[dict[str, Any]]) -> list[dict[str, Any]]:
     groups: dict[str | None, list[dict[str, Any]]] = {}
     for rec in endpoints:
         groups.setdefault(rec["country"], []).append(rec)
-    out = []
+    out: list[dict[str, Any]] = []
     for country, recs in groups.items():
         purposes_ = sorted({r["purpose"] or "unknown" for r in recs})
         out.append({

@@ -29,7 +29,7 @@ def load_document(path: Path) -> Any:
         except json.JSONDecodeError as exc:
             raise DeclarationError(f"{path}: invalid JSON: {exc}") from exc
     try:
-        import yaml
+        import yaml  # type: ignore[import-untyped]
     except ImportError as exc:  # pragma: no cover - PyYAML is a dependency
         raise DeclarationError(f"{path}: YAML needs PyYAML") from exc
     try:
@@ -246,7 +246,7 @@ def load_mud(path: Path, into: Declaration | None = None) -> Declaration:
 
     def names_of(policy: str) -> list[str]:
         lists = (((mud.get(policy) or {}).get("access-lists") or {}).get("access-list")) or []
-        return [x.get("name") for x in lists if isinstance(x, dict)]
+        return [str(x["name"]) for x in lists if isinstance(x, dict) and x.get("name")]
 
     seen = 0
     for direction, policy in (("from", "from-device-policy"), ("to", "to-device-policy")):
@@ -333,10 +333,9 @@ class Policy:
             if any(host == h or (h.startswith("*.") and host.endswith(h[1:])) or host.endswith("." + h)
                    for h in p.hosts):
                 return True, f"processor {p.name} is allowed"
-        if self.declared_processors and declared is not None and declared.processor:
-            if declared.processing_country and declared.processing_country in self.allowed_countries:
-                return True, (f"declared processor {declared.processor} processes in "
-                              f"{declared.processing_country}")
+        if (self.declared_processors and declared is not None and declared.processor
+                and declared.processing_country in self.allowed_countries):
+            return True, f"declared processor {declared.processor} processes in {declared.processing_country}"
         return False, f"{country} is not among the allowed countries ({', '.join(self.allowed_countries) or 'none'})"
 
 

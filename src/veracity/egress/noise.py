@@ -197,8 +197,8 @@ _NAMESPACE_TEXT = re.compile(r"xmlns(?::\w+)?\s*=\s*[\"']?$|encodingstyle\s*=\s*
                              r"(?:\S+\s+)?$|soapaction:\s*[\"']?$|<!doctype|-//w3c//|targetnamespace\s*=\s*[\"']?$",
                              re.IGNORECASE)
 _REVERSE_ZONES = ("in-addr.arpa", "ip6.arpa", "ip6.int", "e164.arpa")
-_SSH_NAME_DOMAINS = ("openssh.com", "libssh.org", "putty.projects.tartarus.org", "ssh.com", "lysator.liu.se",
-                     "ietf.org", "bitvise.com", "sshtools.com", "tinyssh.org")
+_SSH_NAME_DOMAINS = frozenset(("openssh.com", "libssh.org", "putty.projects.tartarus.org", "ssh.com", "lysator.liu.se",
+                     "ietf.org", "bitvise.com", "sshtools.com", "tinyssh.org"))
 _REVERSE_DOMAIN_FIRST = frozenset({"com", "org", "net", "io", "de", "cn", "uk", "fr", "jp", "edu", "gov", "android",
                                    "java", "javax", "sun"})
 _RESOLVER_WORDS = re.compile(r"dns|resolv|nameserver|name server|ping|probe|check|online|ntp", re.IGNORECASE)
@@ -297,9 +297,8 @@ class Judge:
                 return BUG_REPORT
         if _AUTHOR_TEXT.search(prefix[-120:]) or (cand.kind in ("email", "url") and _NAME_ANGLE.search(prefix[-80:])):
             return AUTHOR
-        if _BANNER_TEXT.search(cand.text):
-            if cand.kind != "ipv4" or "copyright" in cand.text.lower():
-                return BANNER
+        if _BANNER_TEXT.search(cand.text) and (cand.kind != "ipv4" or "copyright" in cand.text.lower()):
+            return BANNER
         if host and not _is_ip(host) and _suffix_match(host, PROJECT_SUFFIXES) and not DOWNLOAD_HOSTS.match(host):
             return PROJECT
         if host and not _is_ip(host):
@@ -334,9 +333,9 @@ class Judge:
             return NO_SUFFIX
         if cand.kind == "domain":
             return self._bare(cand, host, key)
-        if cand.kind == "email":
-            if not cand.raw.split("@", 1)[1].islower() and not cand.raw.split("@", 1)[1].isupper():
-                return JUNK
+        domain = cand.raw.split("@", 1)[-1]
+        if cand.kind == "email" and not domain.islower() and not domain.isupper():
+            return JUNK
         return None
 
     def _ip(self, cand: Candidate, key: str | None, prefix: str) -> Suppression | None:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from . import ipdata, names
 
@@ -131,7 +132,7 @@ class Owners:
                 raise GeoIPError("--geoip needs the maxminddb package (pip install maxminddb)") from exc
             try:
                 self._geo = maxminddb.open_database(str(geoip))
-            except Exception as exc:  # noqa: BLE001 - maxminddb's errors, wrapped at the boundary
+            except Exception as exc:
                 raise GeoIPError(f"cannot open {geoip}: {exc}") from exc
         self._hosts: dict[str, Attribution] = {}
         self._ips: dict[str, Attribution] = {}
@@ -164,6 +165,7 @@ class Owners:
             a.owner, a.owner_source = tele[0], _dataset_label(tele[3])
             a.purpose, a.purpose_source = tele[2] or None, _dataset_label(tele[3])
         if self._geo is not None and a.country is None:
+            rec: Any
             try:
                 rec = self._geo.get(str(addr))
             except (ValueError, TypeError):
@@ -262,6 +264,6 @@ class Owners:
         out: list[str] = []
         for info in infos:
             ip = info[4][0]
-            if ip not in out:
-                out.append(ip)
+            if str(ip) not in out:
+                out.append(str(ip))
         return tuple(out)
