@@ -542,3 +542,18 @@ def test_alcatel_overlay_has_no_components(scan_components):
     report, _ = scan_components("firmware/alcatel-g010s-a-mtd4.jffs2")
     assert report["components"] == []
     assert _findings(report) == set()
+
+
+def test_section_feeds_the_backdoor_catalogue(monkeypatch, run_scan, tmp_path):
+    """The backdoors check compares catalogue package versions (xz-utils 5.6.0/5.6.1, RomPager < 4.34) with this
+    section, so components runs before it."""
+    from veracity.checks.backdoors import BackdoorsCheck
+
+    root = tmp_path / "fs"
+    (root / "usr/bin").mkdir(parents=True)
+    (root / "usr/bin/xz").write_bytes(binary("xz (XZ Utils) 5.6.1"))
+    monkeypatch.setattr(registry, "CHECKS", (ComponentsCheck(ScanOptions(vulndb=tmp_path / "none")), BackdoorsCheck))
+    report = run_scan(root)
+    assert ("xz-utils", "5.6.1") in {(c["name"], c["version"]) for c in report["components"]}
+    assert [(f["rule"], f["path"], f["backdoor_id"]) for f in report["findings"] if f["category"] == "backdoor.known"] == [
+        ("VER-BKD-007", "/usr/bin/xz", "xz-utils-liblzma-2024")]

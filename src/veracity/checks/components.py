@@ -257,6 +257,8 @@ def _record(comp: Component, comp_matches: list[matching.Match], end, db_state: 
             {"branch": end.branch, "date": end.date, "source": end.source, "as_of": end.as_of} if end else None
         ),
     }
+    if comp.manager and comp.version:
+        rec["upstream_version"] = comp.match_version
     if comp.key and comp.key != comp.name:
         rec["knowledge"] = comp.key
     if comp.license:
