@@ -75,9 +75,13 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--no-cache", action="store_true", help="do not read or write the inventory cache")
     from . import attest, standards, triage
 
+    from .components import cli as components_cli
+
     triage.add_scan_arguments(s)
+    components_cli.add_scan_arguments(s)
     standards.register(sub)
     attest.register(sub)
+    components_cli.register(sub)
     s.add_argument("--yara-rules", type=Path, default=None, metavar="DIR",
                    help="also match the YARA rules (*.yar, *.yara) in DIR (needs yara-x)")
     return p
@@ -124,6 +128,7 @@ def _scan(args: argparse.Namespace) -> int:
         extractor_timeout_s=min(Limits().extractor_timeout_s, args.timeout),
     )
     from . import triage as triage_mod
+    from .components import cli as components_cli
 
     try:
         targets = triage_mod.outputs(args.triage["formats"], args.output, tty=sys.stdout.isatty())
@@ -138,7 +143,11 @@ def _scan(args: argparse.Namespace) -> int:
             workdir=args.workdir,
             cache_path=None if args.no_cache else (args.cache or default_cache_path()),
             progress=progress.update,
-            options=ScanOptions(yara_rules=args.yara_rules, standards=args.triage["standards"]),
+            options=ScanOptions(
+                yara_rules=args.yara_rules,
+                standards=args.triage["standards"],
+                **components_cli.options_from(args),
+            ),
         )
     except KeyboardInterrupt:
         progress.stop()

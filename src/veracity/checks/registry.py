@@ -11,6 +11,7 @@ from ..patterns import PatternSet
 from ..unpack import rules as unpack_rules
 from .accounts import AccountsCheck
 from .backdoors import BackdoorsCheck
+from .components import ComponentsCheck
 from .keys import KeysCheck
 from .malcode import MalcodeCheck
 from .secrets import SecretsCheck
@@ -28,6 +29,7 @@ CHECK_FAILED = Rule(
 
 CHECKS: tuple = (
     AccountsCheck,
+    ComponentsCheck,
     ServicesCheck,
     KeysCheck,
     SecretsCheck,
