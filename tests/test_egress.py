@@ -245,6 +245,7 @@ def test_declaration_allowed_undeclared_and_never_seen(tmp_path):
     assert undeclared["1.1.1.1"].severity == "low"  # dns
     assert undeclared["http://acs.isp-telecom.com.pk:7547/acs"].severity == "medium"
     assert undeclared["http://acs.isp-telecom.com.pk:7547/acs"].path == "/etc/config/cwmp"
+    assert {f.rule for f in undeclared.values()} == {"VER-EGR-002"}
     hidden = [f for f in findings if f.category == "account.hidden"]
     assert [(f.rule, f.path) for f in hidden] == [("VER-EGR-005", "/etc/passwd")]
     assert "support" in hidden[0].evidence

@@ -75,10 +75,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--no-cache", action="store_true", help="do not read or write the inventory cache")
     from . import attest, standards, triage
 
+    from .checks import egress
     from .components import cli as components_cli
 
     triage.add_scan_arguments(s)
     components_cli.add_scan_arguments(s)
+    egress.add_scan_arguments(s)
     standards.register(sub)
     attest.register(sub)
     components_cli.register(sub)
@@ -128,6 +130,7 @@ def _scan(args: argparse.Namespace) -> int:
         extractor_timeout_s=min(Limits().extractor_timeout_s, args.timeout),
     )
     from . import triage as triage_mod
+    from .checks.egress import options_from as egress_options
     from .components import cli as components_cli
 
     try:
@@ -147,6 +150,7 @@ def _scan(args: argparse.Namespace) -> int:
                 yara_rules=args.yara_rules,
                 standards=args.triage["standards"],
                 **components_cli.options_from(args),
+                **egress_options(args),
             ),
         )
     except KeyboardInterrupt:

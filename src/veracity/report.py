@@ -64,7 +64,10 @@ def build(
     components: list[dict] | None = None,
     conformance: list[dict] | None = None,
     checks: list[dict] | None = None,
+    **extra: list[dict] | dict,
 ) -> dict[str, Any]:
+    """The report. ``extra`` holds sections checks add beyond the contract (``dataflow``, ``declaration``,
+    ...); they go in under their own names, after the contract's."""
     sha, size = target_digest(target, unpacked, inventory)
     entries = [n for t in unpacked.trees for n in t.nodes.values() if n.path != "/"]
     files = []
@@ -131,6 +134,7 @@ def build(
         "components": components or [],
         "conformance": conformance or [],
         "checks": checks or [],
+        **{name: extra[name] for name in sorted(extra)},
         "files": files,
         "links": links,
         "specials": specials,

@@ -12,6 +12,7 @@ from ..unpack import rules as unpack_rules
 from .accounts import AccountsCheck
 from .backdoors import BackdoorsCheck
 from .components import ComponentsCheck
+from .egress import EgressCheck
 from .keys import KeysCheck
 from .malcode import MalcodeCheck
 from .secrets import SecretsCheck
@@ -31,6 +32,7 @@ CHECKS: tuple = (
     AccountsCheck,
     ComponentsCheck,
     ServicesCheck,
+    EgressCheck,
     KeysCheck,
     SecretsCheck,
     BackdoorsCheck,

@@ -42,6 +42,11 @@ def render(report: dict[str, Any], console: Console) -> None:
     for name, n in sev.items():
         counts.append(f"{name} {n}  ", style=_STYLE[name] if n else "dim")
     head.add_row("Findings", counts)
+    from ..checks.egress import dataflow_text
+
+    flow = dataflow_text(report)
+    if flow:
+        head.add_row("Data flow", Text(flow))
     verdicts = _conformance_line(report.get("conformance", []))
     if verdicts:
         head.add_row("Standards", verdicts)
