@@ -51,3 +51,13 @@ def test_elf_strings_come_from_read_only_data(tmp_path):
     assert item.facts.kind == "elf" and item.facts.string_ranges
     texts = [s for _, s in inv.strings(item)]
     assert any("usage" in t.lower() or "Usage" in t for t in texts)
+
+
+def test_glob_by_prefix_and_tree(tmp_path):
+    inv = inventory_from({"/etc/init.d/S10a": "a", "/etc/init.d/S20b": "b", "/etc/hosts": "h", "/usr/etc/init.d/x": "x",
+                          "/etc/crontabs/root": "* * * * * true"}, tmp_path)
+    assert [i.node.path for i in inv.glob("/etc/init.d/S*")] == ["/etc/init.d/S10a", "/etc/init.d/S20b"]
+    assert [i.node.path for i in inv.glob("**/init.d/*")] == ["/etc/init.d/S10a", "/etc/init.d/S20b", "/usr/etc/init.d/x"]
+    assert [i.node.path for i in inv.glob("/etc/crontabs/*", inv.trees[0])] == ["/etc/crontabs/root"]
+    other = type(inv.trees[0])(("other",), "dir")
+    assert list(inv.glob("/etc/crontabs/*", other)) == []

@@ -10,6 +10,7 @@ a second scan and a fleet of versions cost one analysis.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import mmap
@@ -129,6 +130,7 @@ class Inventory:
     analysed: int = 0
     _index: dict[tuple[int, str], Item] = field(default_factory=dict)
     _strings: dict[str, tuple[tuple[int, str], ...]] = field(default_factory=dict)
+    _sorted: list[tuple[str, int]] | None = None
 
     def add(self, item: Item) -> None:
         self.items.append(item)
@@ -178,10 +180,24 @@ class Inventory:
         self._strings[facts.sha256] = out
         return out
 
-    def glob(self, pattern: str) -> Iterator[Item]:
-        """Files whose path matches a shell pattern (``*`` does not cross ``/``), in report order."""
+    def glob(self, pattern: str, tree: Tree | None = None) -> Iterator[Item]:
+        """Files whose path matches a shell pattern (``*`` does not cross ``/``, ``**/`` does), in report
+        order; only those of ``tree`` when given. Only paths sharing the pattern's literal prefix are
+        tested (a bisection in a sorted index), so checks may glob per tree over large images."""
+        if self._sorted is None or len(self._sorted) != len(self.items):
+            self._sorted = sorted((item.node.path, n) for n, item in enumerate(self.items))
         rx = _glob_regex(pattern)
-        return (i for i in self.items if rx.match(i.node.path))
+        cut = min((pattern.find(c) for c in "*?[" if c in pattern), default=len(pattern))
+        prefix = pattern[:cut]
+        start = bisect.bisect_left(self._sorted, (prefix, -1))
+        hits = []
+        for path, n in self._sorted[start:]:
+            if not path.startswith(prefix):
+                break
+            item = self.items[n]
+            if (tree is None or item.tree is tree) and rx.match(path):
+                hits.append(n)
+        return (self.items[n] for n in sorted(hits))
 
 
 @cache

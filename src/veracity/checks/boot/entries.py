@@ -53,7 +53,7 @@ def entry_points(walker: Walker) -> list[str]:
         if (parent == "/etc/rc.d" and posixpath.basename(path).startswith("S")) or _RC_DIR.match(parent) or parent.endswith((".wants", ".requires")) and posixpath.dirname(parent) in UNIT_DIRS:
             found.append(path)
     for pattern in CRONTABS:
-        found.extend(i.node.path for i in walker.inv.glob(pattern) if i.tree is tree)
+        found.extend(i.node.path for i in walker.inv.glob(pattern, tree))
     return found
 
 
@@ -618,8 +618,8 @@ def _xinetd_service(walker: Walker, path: str, chain: tuple[str, ...], lines: sh
 def cron(path: str, walker: Walker) -> None:
     seen: set[str] = set()
     for pattern in CRONTABS:
-        for item in walker.inv.glob(pattern):
-            if item.tree is not walker.tree or item.node.path in seen:
+        for item in walker.inv.glob(pattern, walker.tree):
+            if item.node.path in seen:
                 continue
             seen.add(item.node.path)
             _crontab(walker, item.node.path, pattern in ("/etc/crontab", "/etc/cron.d/*"))
