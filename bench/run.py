@@ -8,7 +8,9 @@ and measures in one run, each command as a child process (wall time, CPU time, p
   floor      unsquashfs to tmpfs, then one sequential read of every byte (what any tool must at least do)
   unblob     the unblob CLI extracting the same image (Debian has no sasquatch: it extracts nothing from
              SquashFS) and the same tree as tar.xz, for scale
-  veracity   `veracity scan --no-cache` (cold) and a second scan with a warm cache
+  veracity   `veracity scan --no-cache --checks none` (unpacking and inventory only: the base the checks'
+             budgets are measured against), `veracity scan --no-cache` (cold, every check) and a second
+             scan with a warm cache
 
 Results are printed and written to bench/RESULTS.md as ratios against the floor of the same run.
 Usage: .venv/bin/python bench/run.py [--mib 150] [--work /dev/shm/veracity-bench] [--no-write]
@@ -88,6 +90,7 @@ def main() -> int:
     cache = work / "cache.sqlite"
     scan = [str(venv / "veracity"), "scan", str(image), "--format", "json", "-o", str(work / "report.json"), "-q",
             "--workdir", str(work)]
+    results["veracity unpack + inventory only (--checks none)"] = measure([*scan, "--no-cache", "--checks", "none"], env)
     results["veracity (cold)"] = measure([*scan, "--no-cache"], env)
     results["veracity (warm cache)"] = measure([*scan, "--cache", str(cache)], env)  # fills the cache
     results["veracity (warm cache)"] = measure([*scan, "--cache", str(cache)], env)

@@ -333,3 +333,13 @@ def test_table_shows_verdicts_exposure_and_findings(tmp_path):
     assert "Standards" in text and "EN303645" in text
     assert "telnetd" in text and "23/tcp" in text
     assert "VER-SVC-002" in text
+
+
+def test_cli_selects_checks(tmp_path):
+    evil = _tar(tmp_path / "a.tar", ROOTFS)
+    out = tmp_path / "r.json"
+    assert main(["scan", str(evil), "--checks", "none", "--format", "json", "-o", str(out), "-q", "--no-cache"]) == 0
+    assert json.loads(out.read_text())["checks"] == []
+    assert main(["scan", str(evil), "--checks", "accounts,keys", "--format", "json", "-o", str(out), "-q"]) == 0
+    assert [c["id"] for c in json.loads(out.read_text())["checks"]] == ["accounts", "keys"]
+    assert main(["scan", str(evil), "--checks", "nosuch", "-q"]) == 2

@@ -84,6 +84,8 @@ def parser() -> argparse.ArgumentParser:
     standards.register(sub)
     attest.register(sub)
     components_cli.register(sub)
+    s.add_argument("--checks", default=None, metavar="LIST",
+                   help="comma-separated ids of the checks to run (default: all; 'none': unpack and inventory only)")
     s.add_argument("--yara-rules", type=Path, default=None, metavar="DIR",
                    help="also match the YARA rules (*.yar, *.yara) in DIR (needs yara-x)")
     return p
@@ -138,6 +140,16 @@ def _scan(args: argparse.Namespace) -> int:
     except triage_mod.UsageError as exc:
         err.print(f"veracity: error: {exc}")
         return EXIT_USAGE
+    checks = None
+    if args.checks is not None:
+        from .checks import registry
+
+        wanted = tuple(c.strip() for c in args.checks.split(",") if c.strip() and c.strip() != "none")
+        unknown = sorted(set(wanted) - set(registry.ids()))
+        if unknown:
+            err.print(f"veracity: error: unknown checks {', '.join(unknown)} (known: {', '.join(registry.ids())})")
+            return EXIT_USAGE
+        checks = wanted
     progress = _Progress(err, quiet=args.quiet)
     try:
         report = scan(
@@ -147,6 +159,7 @@ def _scan(args: argparse.Namespace) -> int:
             cache_path=None if args.no_cache else (args.cache or default_cache_path()),
             progress=progress.update,
             options=ScanOptions(
+                checks=checks,
                 yara_rules=args.yara_rules,
                 standards=args.triage["standards"],
                 **components_cli.options_from(args),

@@ -28,4 +28,6 @@ class ScanOptions:
     """A directory of the user's YARA rules."""
     standards: tuple[str, ...] = ()
     """Standards profiles to assess (empty: all shipped profiles)."""
+    checks: tuple[str, ...] | None = None
+    """Ids of the checks to run (None: all; empty: none, unpacking and inventory only)."""
     extra: dict = field(default_factory=dict)

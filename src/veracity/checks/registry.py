@@ -47,6 +47,8 @@ def checks(options: ScanOptions | None = None) -> tuple:
     options = options or ScanOptions()
     out = []
     for cls in CHECKS:
+        if options.checks is not None and getattr(cls, "ID", None) not in options.checks:
+            continue
         if not isinstance(cls, type):  # an instance (tests register ready-made ones)
             out.append(cls)
             continue
@@ -60,6 +62,10 @@ def checks(options: ScanOptions | None = None) -> tuple:
 def patterns(instances: tuple | None = None) -> PatternSet:
     """The union of every check's patterns, compiled once per scan by the inventory."""
     return PatternSet(p for check in (instances or checks()) for p in getattr(check, "PATTERNS", ()))
+
+
+def ids() -> tuple[str, ...]:
+    return tuple(cls.ID for cls in CHECKS)
 
 
 def all_rules() -> Iterator[Rule]:
