@@ -169,6 +169,3 @@ def validate(report: dict[str, Any]) -> list[str]:
     validator = jsonschema.Draft202012Validator(schema())
     return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(report)]
 
-
-def findings_of(report: dict[str, Any]) -> list[Finding]:
-    return [Finding.from_dict(d) for d in report.get("findings", [])]

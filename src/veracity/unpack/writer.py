@@ -277,9 +277,3 @@ class TreeWriter:
             shutil.rmtree(disk, ignore_errors=True)
         elif disk.exists() or disk.is_symlink():
             disk.unlink()
-
-    def clear_dir(self, path: str) -> None:
-        """Opaque directory: hide everything below ``path`` that earlier layers put there."""
-        prefix = path.rstrip("/") + "/"
-        for child in [p for p in self.tree.nodes if p.startswith(prefix) and "/" not in p[len(prefix) :]]:
-            self.remove(child)
