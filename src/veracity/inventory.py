@@ -136,9 +136,6 @@ class Inventory:
         self.items.append(item)
         self._index[(id(item.tree), item.node.path)] = item
 
-    def files(self) -> Iterator[Item]:
-        return iter(self.items)
-
     def by_path(self, path: str) -> list[Item]:
         """Every file at ``path`` in any tree, symbolic links resolved inside each tree."""
         out = []
