@@ -1,0 +1,464 @@
+"""The FastAPI application: pages (Jinja2, autoescaped) and a REST API that mirrors them (OpenAPI at
+/openapi.json). Every request needs a token: ``Authorization: Bearer <token>`` for the API, or the session
+cookie set by the login form for pages; forms carry a CSRF token bound to the session. Uploaded images are
+stored under their SHA-256 in the server's data directory; no path taken from a request is opened, except a
+server path an admin registers, which must lie under a root given with ``--register-root``."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import os
+import re
+import secrets
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from fastapi import Depends, FastAPI, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from .. import __version__
+from ..store import SEVERITIES, Store, Token
+from .scanner import Scanner
+
+COOKIE = "veracity_session"
+CSS = (Path(__file__).parent / "templates" / "app.css").read_text(encoding="utf-8")
+CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+       "frame-ancestors 'none'; base-uri 'none'")
+
+
+class Settings:
+    def __init__(self, *, data_dir: Path, max_upload: int = 512 << 20, register_roots: tuple[Path, ...] = (),
+                 secret: bytes | None = None, workers: int = 1, cache_path: Path | None = None):
+        self.data_dir = data_dir
+        self.blobs = data_dir / "blobs"
+        self.blobs.mkdir(parents=True, exist_ok=True)
+        self.max_upload = max_upload
+        self.register_roots = tuple(p.resolve() for p in register_roots)
+        self.secret = secret or _secret(data_dir)
+        self.workers = workers
+        self.cache_path = cache_path
+
+
+def _secret(data_dir: Path) -> bytes:
+    path = data_dir / "secret.key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(secrets.token_bytes(32))
+    return path.read_bytes()
+
+
+def _display_name(name: str | None) -> str:
+    """A client's file name, for display only: last component, printable, bounded."""
+    base = re.split(r"[\\/]", name or "")[-1]
+    base = "".join(ch for ch in base if ch.isprintable())[:200].strip()
+    return base or "upload.bin"
+
+
+def _clean(value: str | None, n: int = 200) -> str | None:
+    value = (value or "").strip()
+    return "".join(ch for ch in value if ch.isprintable())[:n] or None
+
+
+def create_app(store: Store, settings: Settings) -> FastAPI:
+    app = FastAPI(title="veracity", version=__version__, docs_url=None, redoc_url=None,
+                  description="Store of veracity scans: products, versions, findings, search, data flow, diff.")
+    env = Environment(loader=PackageLoader("veracity.web", "templates"), autoescape=select_autoescape(default=True),
+                      trim_blocks=True, lstrip_blocks=True)
+    scanner = Scanner(store, workers=settings.workers, cache_path=settings.cache_path,
+                      workdir=settings.data_dir / "work")
+    app.state.store = store
+    app.state.scanner = scanner
+    app.state.settings = settings
+
+    @app.on_event("shutdown")
+    def _shutdown() -> None:
+        scanner.close()
+
+    @app.middleware("http")
+    async def headers(request: Request, call_next):  # noqa: ANN001
+        response = await call_next(request)
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        return response
+
+    # -- authentication -------------------------------------------------------------------------------------
+    def token_of(request: Request) -> tuple[str | None, bool]:
+        auth = request.headers.get("authorization", "")
+        if auth.lower().startswith("bearer "):
+            return auth[7:].strip(), False
+        return request.cookies.get(COOKIE), True
+
+    def csrf_for(token: str) -> str:
+        return hmac.new(settings.secret, token.encode(), hashlib.sha256).hexdigest()[:40]
+
+    class Principal:
+        def __init__(self, token: Token, raw: str, cookie: bool):
+            self.token = token
+            self.csrf = csrf_for(raw)
+            self.cookie = cookie
+
+    def principal(request: Request) -> Principal:
+        raw, cookie = token_of(request)
+        tok = store.check_token(raw)
+        if tok is None or raw is None:
+            if request.url.path.startswith("/api/"):
+                raise HTTPException(401, "a valid token is required (Authorization: Bearer ...)",
+                                    headers={"WWW-Authenticate": "Bearer"})
+            raise HTTPException(303, headers={"Location": "/login"})
+        return Principal(tok, raw, cookie)
+
+    def check_csrf(who: Principal, value: str | None) -> None:
+        if who.cookie and not (value and hmac.compare_digest(value, who.csrf)):
+            raise HTTPException(403, "CSRF token missing or wrong")
+
+    def page(name: str, who: Principal | None, status: int = 200, **ctx: Any) -> HTMLResponse:
+        html = env.get_template(name).render(who=who, csrf=who.csrf if who else "", tool_version=__version__,
+                                             severities=SEVERITIES, **ctx)
+        return HTMLResponse(html, status_code=status)
+
+    # -- upload / register helpers ------------------------------------------------------------------------------
+    async def receive(upload: UploadFile) -> tuple[Path, str, int]:
+        h = hashlib.sha256()
+        size = 0
+        fd, tmp = tempfile.mkstemp(prefix="upload-", dir=settings.blobs)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                while chunk := await upload.read(1 << 20):
+                    size += len(chunk)
+                    if size > settings.max_upload:
+                        raise HTTPException(413, f"upload larger than {settings.max_upload} bytes")
+                    h.update(chunk)
+                    fh.write(chunk)
+            if size == 0:
+                raise HTTPException(400, "empty upload")
+            sha = h.hexdigest()
+            dest = settings.blobs / sha
+            if dest.exists():
+                os.unlink(tmp)
+            else:
+                os.replace(tmp, dest)
+            return dest, sha, size
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    def start(path: Path, sha: str, name: str, size: int, meta: dict[str, Any]) -> tuple[int, bool]:
+        from ..report import rules_version
+
+        scan_id, queued = store.enqueue(sha256=sha, name=name, rules_version=rules_version(),
+                                        tool_version=__version__, size=size, blob=str(path), **meta)
+        if queued:
+            scanner.submit(scan_id, path, meta)
+        return scan_id, queued
+
+    def registered(path_text: str) -> Path:
+        if not settings.register_roots:
+            raise HTTPException(403, "registering server paths is disabled (serve --register-root DIR)")
+        path = Path(path_text).resolve()
+        if not any(path.is_relative_to(root) for root in settings.register_roots) or not path.is_file():
+            raise HTTPException(400, "not a file under a registered root")
+        return path
+
+    def hash_file(path: Path) -> tuple[str, int]:
+        from ..batch import sha256_of
+
+        return sha256_of(path), path.stat().st_size
+
+    def meta_of(vendor: str | None, product: str | None, version: str | None) -> dict[str, Any]:
+        return {k: v for k, v in (("vendor", _clean(vendor)), ("product", _clean(product)),
+                                  ("version", _clean(version))) if v}
+
+    def scan_or_404(scan_id: int):  # noqa: ANN202
+        scan = store.scan(scan_id)
+        if scan is None:
+            raise HTTPException(404, "no such scan")
+        return scan
+
+    # -- pages ----------------------------------------------------------------------------------------------
+    @app.get("/static/app.css", include_in_schema=False)
+    def css() -> Response:
+        return Response(CSS, media_type="text/css", headers={"Cache-Control": "max-age=3600"})
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
+    def login_form(request: Request) -> HTMLResponse:
+        return page("login.html", None, error=None)
+
+    @app.post("/login", include_in_schema=False)
+    def login(token: str = Form(...)) -> Response:
+        if store.check_token(token.strip()) is None:
+            return page("login.html", None, status=403, error="unknown token")
+        resp = RedirectResponse("/", status_code=303)
+        resp.set_cookie(COOKIE, token.strip(), httponly=True, samesite="strict", secure=False, max_age=30 * 86400)
+        return resp
+
+    @app.post("/logout", include_in_schema=False)
+    def logout(csrf: str = Form(""), who: Principal = Depends(principal)) -> Response:
+        check_csrf(who, csrf)
+        resp = RedirectResponse("/login", status_code=303)
+        resp.delete_cookie(COOKIE)
+        return resp
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def home(who: Principal = Depends(principal)) -> HTMLResponse:
+        return page("products.html", who, products=store.products(), scans=store.scans(limit=10))
+
+    @app.get("/product", response_class=HTMLResponse, include_in_schema=False)
+    def product_page(product: str, vendor: str = "", who: Principal = Depends(principal)) -> HTMLResponse:
+        rows = store.targets_with_scans(vendor, product)
+        return page("product.html", who, vendor=vendor, product=product, rows=rows)
+
+    @app.get("/scans", response_class=HTMLResponse, include_in_schema=False)
+    def scans_page(offset: int = Query(0, ge=0), who: Principal = Depends(principal)) -> HTMLResponse:
+        return page("scans.html", who, scans=store.scans(limit=100, offset=offset), offset=offset)
+
+    @app.get("/scans/{scan_id}", response_class=HTMLResponse, include_in_schema=False)
+    def scan_page(scan_id: int, who: Principal = Depends(principal)) -> HTMLResponse:
+        scan = scan_or_404(scan_id)
+        findings = store.findings(scan_id) if scan.status == "done" else []
+        others = [s for s in store.scans(limit=200) if s.status == "done" and s.id != scan_id]
+        return page("scan.html", who, scan=scan, findings=findings, others=others)
+
+    @app.get("/scans/{scan_id}/report", include_in_schema=False)
+    def report_page(scan_id: int, who: Principal = Depends(principal)) -> HTMLResponse:
+        from ..render import html
+
+        report = store.report(scan_id)
+        if report is None:
+            raise HTTPException(404, "no report (yet) for this scan")
+        # the report page carries its own CSP (hash-pinned inline style and script) in a meta element
+        return HTMLResponse(html.render(report),
+                            headers={"Content-Security-Policy": "frame-ancestors 'none'; form-action 'none'; "
+                                                                "base-uri 'none'; connect-src 'none'"})
+
+    @app.get("/upload", response_class=HTMLResponse, include_in_schema=False)
+    def upload_page(who: Principal = Depends(principal)) -> HTMLResponse:
+        return page("upload.html", who, max_upload=settings.max_upload, can_register=bool(settings.register_roots))
+
+    @app.post("/upload", include_in_schema=False)
+    async def upload_form(file: UploadFile = File(...), csrf: str = Form(""), vendor: str = Form(""),
+                          product: str = Form(""), version: str = Form(""),
+                          who: Principal = Depends(principal)) -> Response:
+        check_csrf(who, csrf)
+        path, sha, size = await receive(file)
+        scan_id, _ = start(path, sha, _display_name(file.filename), size, meta_of(vendor, product, version))
+        return RedirectResponse(f"/scans/{scan_id}", status_code=303)
+
+    @app.post("/register", include_in_schema=False)
+    def register_form(path: str = Form(...), csrf: str = Form(""), vendor: str = Form(""), product: str = Form(""),
+                      version: str = Form(""), who: Principal = Depends(principal)) -> Response:
+        check_csrf(who, csrf)
+        if not who.token.admin:
+            raise HTTPException(403, "only an admin token may register server paths")
+        real = registered(path)
+        sha, size = hash_file(real)
+        scan_id, _ = start(real, sha, real.name, size, meta_of(vendor, product, version))
+        return RedirectResponse(f"/scans/{scan_id}", status_code=303)
+
+    @app.get("/search", response_class=HTMLResponse, include_in_schema=False)
+    def search_page(component: str = "", version: str = "", host: str = "",
+                    who: Principal = Depends(principal)) -> HTMLResponse:
+        comps = store.search_components(component.strip(), version.strip() or None) if component.strip() else None
+        eps = store.search_endpoints(host) if host.strip() else None
+        return page("search.html", who, component=component, version=version, host=host, comps=comps, eps=eps)
+
+    @app.get("/dataflow", response_class=HTMLResponse, include_in_schema=False)
+    def dataflow_page(who: Principal = Depends(principal)) -> HTMLResponse:
+        return page("dataflow.html", who, rows=store.dataflow())
+
+    @app.get("/diff", response_class=HTMLResponse, include_in_schema=False)
+    def diff_page(a: int | None = None, b: int | None = None, who: Principal = Depends(principal)) -> HTMLResponse:
+        scans = [s for s in store.scans(limit=500) if s.status == "done"]
+        result = None
+        if a is not None and b is not None:
+            scan_or_404(a)
+            scan_or_404(b)
+            result = store.diff(a, b)
+        return page("diff.html", who, scans=scans, a=a, b=b, result=result)
+
+    # -- REST API -------------------------------------------------------------------------------------------
+    def scan_json(scan) -> dict[str, Any]:  # noqa: ANN001
+        t = scan.target
+        return {
+            "id": scan.id, "status": scan.status, "error": scan.error, "rules_version": scan.rules_version,
+            "tool_version": scan.tool_version, "started_at": scan.started_at, "duration_s": scan.duration_s,
+            "summary": scan.summary,
+            "target": {"id": t.id, "name": t.name, "sha256": t.sha256, "vendor": t.vendor, "product": t.product,
+                       "version": t.version, "size": t.size, "kind": t.kind},
+        }
+
+    def finding_json(f) -> dict[str, Any]:  # noqa: ANN001
+        return {k: getattr(f, k) for k in ("rule", "category", "severity", "title", "path", "container", "line",
+                                           "offset", "evidence", "backdoor_id", "standards", "fingerprint")}
+
+    @app.get("/api/products", tags=["browse"])
+    def api_products(who: Principal = Depends(principal)) -> list[dict[str, Any]]:
+        return store.products()
+
+    @app.get("/api/products/versions", tags=["browse"])
+    def api_versions(product: str, vendor: str = "", who: Principal = Depends(principal)) -> list[dict[str, Any]]:
+        out = []
+        for t, scan in store.targets_with_scans(vendor, product):
+            out.append({"target": {"id": t.id, "name": t.name, "sha256": t.sha256, "version": t.version},
+                        "scan": scan_json(scan) if scan else None})
+        return out
+
+    @app.get("/api/scans", tags=["browse"])
+    def api_scans(limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0),
+                  who: Principal = Depends(principal)) -> list[dict[str, Any]]:
+        return [scan_json(s) for s in store.scans(limit=limit, offset=offset)]
+
+    @app.get("/api/scans/{scan_id}", tags=["browse"])
+    def api_scan(scan_id: int, who: Principal = Depends(principal)) -> dict[str, Any]:
+        return scan_json(scan_or_404(scan_id))
+
+    @app.get("/api/scans/{scan_id}/findings", tags=["browse"])
+    def api_findings(scan_id: int, who: Principal = Depends(principal)) -> list[dict[str, Any]]:
+        scan_or_404(scan_id)
+        return [finding_json(f) for f in store.findings(scan_id)]
+
+    @app.get("/api/scans/{scan_id}/report", tags=["browse"])
+    def api_report(scan_id: int, who: Principal = Depends(principal)) -> JSONResponse:
+        report = store.report(scan_id)
+        if report is None:
+            raise HTTPException(404, "no report (yet) for this scan")
+        return JSONResponse(report)
+
+    @app.get("/api/search/components", tags=["search"])
+    def api_search_components(name: str = Query(..., min_length=1), version: str | None = None,
+                              who: Principal = Depends(principal)) -> list[dict[str, Any]]:
+        return store.search_components(name, version)
+
+    @app.get("/api/search/endpoints", tags=["search"])
+    def api_search_endpoints(host: str = Query(..., min_length=1),
+                             who: Principal = Depends(principal)) -> list[dict[str, Any]]:
+        return store.search_endpoints(host)
+
+    @app.get("/api/dataflow", tags=["search"])
+    def api_dataflow(who: Principal = Depends(principal)) -> list[dict[str, Any]]:
+        return store.dataflow()
+
+    @app.get("/api/diff", tags=["search"])
+    def api_diff(a: int, b: int, who: Principal = Depends(principal)) -> dict[str, Any]:
+        scan_or_404(a)
+        scan_or_404(b)
+        return {k: [finding_json(f) for f in v] for k, v in store.diff(a, b).items()}
+
+    @app.post("/api/upload", tags=["scan"], status_code=202)
+    async def api_upload(file: UploadFile = File(...), vendor: str = Form(""), product: str = Form(""),
+                         version: str = Form(""), csrf: str = Form(""),
+                         who: Principal = Depends(principal)) -> dict[str, Any]:
+        check_csrf(who, csrf)
+        path, sha, size = await receive(file)
+        scan_id, queued = start(path, sha, _display_name(file.filename), size, meta_of(vendor, product, version))
+        return {"scan_id": scan_id, "sha256": sha, "queued": queued}
+
+    @app.post("/api/register", tags=["scan"], status_code=202)
+    def api_register(body: dict[str, str], who: Principal = Depends(principal)) -> dict[str, Any]:
+        if who.cookie:
+            raise HTTPException(403, "use a bearer token")
+        if not who.token.admin:
+            raise HTTPException(403, "only an admin token may register server paths")
+        real = registered(str(body.get("path", "")))
+        sha, size = hash_file(real)
+        scan_id, queued = start(real, sha, real.name, size,
+                                meta_of(body.get("vendor"), body.get("product"), body.get("version")))
+        return {"scan_id": scan_id, "sha256": sha, "queued": queued}
+
+    return app
+
+
+# -- command line ---------------------------------------------------------------------------------------------
+
+def _size(text: str) -> int:
+    m = re.fullmatch(r"(\d+)\s*([kmg]?)i?b?", text.strip().lower())
+    if not m:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r}")
+    return int(m.group(1)) << {"": 0, "k": 10, "m": 20, "g": 30}[m.group(2)]
+
+
+def _data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "veracity" / "server"
+
+
+def register(subparsers) -> Callable[[argparse.Namespace], int]:
+    """Add ``serve`` to ``veracity``'s subparsers; returns the handler ``run(args) -> int``."""
+    p = subparsers.add_parser("serve", help="web UI and REST API over the store (SQLite by default, no set-up)",
+                              description="Serve the web UI and REST API. With an empty store, an admin token is "
+                                          "created and printed once.")
+    p.add_argument("--db", default=None, metavar="URL", help="store URL or file (default: the user data dir)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--data-dir", type=Path, default=None, help="uploaded images and the server secret")
+    p.add_argument("--max-upload", type=_size, default=512 << 20, metavar="SIZE", help="largest upload (512M)")
+    p.add_argument("--register-root", type=Path, action="append", default=[], metavar="DIR",
+                   help="admins may register server paths under DIR (repeatable; default: none)")
+    p.add_argument("--workers", type=int, default=1, help="parallel scans")
+    p.set_defaults(handler=run)
+    return run
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from ..inventory import default_cache_path
+
+    store = Store(args.db)
+    data_dir = args.data_dir or _data_dir()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if not store.has_tokens():
+        token = store.create_token("admin (first start)", admin=True)
+        print(f"veracity: created an admin token (shown once): {token}", file=sys.stderr)
+    settings = Settings(data_dir=data_dir, max_upload=args.max_upload, register_roots=tuple(args.register_root),
+                        workers=args.workers, cache_path=default_cache_path())
+    app = create_app(store, settings)
+    print(f"veracity: serving http://{args.host}:{args.port}/ (store {store.engine.url.render_as_string()})",
+          file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def register_token(subparsers) -> Callable[[argparse.Namespace], int]:
+    """Add ``token`` (create, list) to ``veracity``'s subparsers; returns the handler."""
+    p = subparsers.add_parser("token", help="API tokens of the web UI and REST API")
+    p.add_argument("--db", default=None, metavar="URL", help="store URL or file (default: the user data dir)")
+    sub = p.add_subparsers(dest="token_command", metavar="ACTION")
+    c = sub.add_parser("create", help="create a token and print it (only its hash is kept)")
+    c.add_argument("name", help="who or what the token is for")
+    c.add_argument("--admin", action="store_true", help="may register server paths")
+    sub.add_parser("list", help="list tokens (names, never the tokens)")
+    p.set_defaults(handler=run_token)
+    return run_token
+
+
+def run_token(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    store = Store(args.db)
+    try:
+        if args.token_command == "create":
+            print(store.create_token(args.name, admin=args.admin))
+            return 0
+        if args.token_command == "list":
+            with store.Session() as s:
+                for t in s.scalars(select(Token).order_by(Token.id)):
+                    print(f"{t.id}\t{'admin' if t.admin else 'user'}\t{t.created_at:%Y-%m-%d}\t{t.name}")
+            return 0
+        print("veracity token: choose create or list", file=sys.stderr)
+        return 2
+    finally:
+        store.close()
