@@ -429,6 +429,9 @@ class Detector:
     """Shell trigger patterns one of which must have matched the file for the regex to be tried."""
     severity: str | None = None
     why: str = ""
+    gate: re.Pattern[str] | None = None
+    """A cheap regex that every match of ``regex`` contains (same text, same context): when it finds
+    nothing, neither would ``regex``, and the text is not scanned with it."""
 
 
 # the shell trigger patterns (indexes in _TRIGGERS["shell"]) one of which must have matched for a detector to run
@@ -441,8 +444,32 @@ _NEEDLES: dict[str, tuple[int, ...]] = {
 }
 
 
+# a shell name as _SH matches it (same span): any run of path characters ending in 'sh'
+_SH_LOOSE = r"[/\w.-]*sh\b"
+# for each detector, a necessary part of every match (a cheap prefilter; see Detector.gate)
+_GATES: dict[str, str] = {
+    "dev-tcp-interactive": r"[<>]&?[ \t]*/dev/(?:tcp|udp)/",
+    "dev-tcp-redirect": r"0>&1|0<&1|1>&0|<&[3-9]",
+    "exec-fd-dev-tcp": r"<>\s*/dev/(?:tcp|udp)/",
+    "netcat-exec": rf"-[a-zA-Z]*[ec][ \t]*['\"]?{_SH_LOOSE}",
+    "socat-exec": r"(?:exec|system):",
+    "awk-inet": r"\|&",
+    "pipe-to-shell": rf"\|[ \t]*(?:sudo\s+)?(?:{_SH_LOOSE}|python|perl|ruby|node|php)",
+    "shell-subst-download": r"[$<]\(\s*(?:wget|curl)\b",
+    "powershell-download": r"iex\b|invoke-expression|start-process",
+    "decode-pipe-shell": rf"\|[ \t]*(?:sudo\s+)?{_SH_LOOSE}",
+    "eval-decode": r"base64\s+(?:-d|--decode|-D)|xxd\s+-r",
+    "curl-post-secret": (r"/etc/passwd|/etc/shadow|\.ssh/|\.aws/|/proc/self/environ|\$\(\s*(?:cat|env|printenv)\b|"
+                         r"`\s*(?:cat|env|printenv)\b"),
+    "wget-post-secret": r"--post-(?:file|data)",
+    "netcat-send-secret": r"/etc/shadow|/etc/passwd|\.ssh/|\.aws/credentials",
+}
+
+
 def _d(name: str, rule: Rule, rx: str, why: str, flags: int = 0, severity: str | None = None) -> Detector:
-    return Detector(name, rule, re.compile(rx, flags), _NEEDLES[name], severity, why)
+    gate = _GATES.get(name)
+    return Detector(name, rule, re.compile(rx, flags), _NEEDLES[name], severity, why,
+                    re.compile(gate, flags) if gate is not None else None)
 
 
 _SHELL_DETECTORS = (
@@ -600,6 +627,51 @@ _SOURCES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
                        r"Net::HTTP\.get|URI\.open\s*\(|\bhttp\.Get\s*\(|DownloadString|\bwget\s|\bcurl\s")),
     )
 )
+# Prefilters of the taint analysis: every label that can lead to a finding comes from a _SOURCES match in a
+# piece of the text (an assignment's right-hand side, a call's arguments...), and every such match contains a
+# match of these (word boundaries and look-behinds dropped where a piece could start or end mid-word). A text
+# where neither finds anything gets no finding from taint(), which is then not run.
+_GATE_EXEC = re.compile(  # the "decoded" and "downloaded" labels
+    r"b(?:64|32|16|85)decode|a85decode|decodebytes|decodestring|unhexlify|fromhex|zlib\.decompress|marshal\.loads|"
+    r"bz2\.decompress|lzma\.decompress|codecs\.decode|Fernet|\.decrypt\(|atob\s*\(|fromCharCode|Buffer\.from\(|"
+    r"decode64|DecodeString|NewDecoder|AppendDecode|\.Decode\(|base64_decode|gzinflate|gzuncompress|str_rot13|"
+    r"convert_uudecode|hex2bin|unb64|from_base64|string\.char\s*\(|unpack\(\s*['\"]m|Zlib::Inflate|"
+    r"\.decode\(\s*['\"](?:base64|hex|rot.?13|zlib|bz2|uu|cp1026|cp500|cp037|cp875)['\"]|"
+    r"map\(\s*chr|\[::-1\]|lsb\.reveal|steg\w*\.(?:reveal|decode|extract)|"
+    r"function\s*\(\s*p\s*,\s*a\s*,\s*c\s*,\s*k\s*,\s*e\s*,\s*[dr]\s*\)|"
+    r"urlopen|requests\.|httpx\.|fetch\s*\(|axios\.|https?\.get\s*\(|Net::HTTP\.get|URI\.open|http\.Get\s*\(|"
+    r"DownloadString|wget\s|curl\s"
+)
+_GATE_EXFIL = re.compile(  # the "secret", "env", "path", "file" and "host:*" labels
+    r"SECRET|TOKEN|PASSW|PWD|API_?KEY|ACCESS_KEY|PRIVATE|CREDENTIAL|SESSION|"
+    r"os\.environ|process(?:\.env|\[\s*['\"]env['\"])|ENV|os\.Environ\(\)|/proc/self/environ|\$\(\s*(?:env|printenv)\s*\)|"
+    r"\.ssh/|id_(?:rsa|dsa|ecdsa|ed25519)|\.aws/(?:credentials|config)|\.npmrc|\.pypirc|\.netrc|"
+    r"\.git-credentials|\.docker/config\.json|\.kube/config|/etc/shadow|/etc/passwd|\.bash_history|"
+    r"Login Data|\.gnupg|wallet\.dat|/etc/ssh/ssh_host_|"
+    r"password_value|browser_cookie|FROM\s+logins|"
+    r"gethostname\s*\(|os\.hostname\s*\(|platform\.|os\.Hostname\s*\(|Socket\.gethostname|COMPUTERNAME|"
+    r"\$\(\s*hostname\s*\)|uname\(\)\.nodename|getpass\.getuser\s*\(|os\.getlogin\s*\(|os\.userInfo\s*\(|whoami|"
+    r"getpwuid\s*\(|Getenv\(\s*\"USER\"\s*\)|\$USER|os\.getcwd\s*\(|process\.cwd\s*\(|__dirname|os\.homedir\s*\(|"
+    r"Dir\.home|os\.UserHomeDir\s*\(|os\.Getwd\s*\(|os\.uname\s*\(|os\.(?:platform|release|arch|type|version)\s*\(\s*\)|"
+    r"runtime\.GOOS|getsockname\s*\(|networkInterfaces\s*\(|ipify|ip-api\.com|ifconfig\.me|icanhazip|enabledns\.com/ip"
+)
+# (?<![\w.])decode\s*\( and (?<![\w.])chr\s*\( of "decoded" (a look-behind first makes a union slow: found
+# without it, then confirmed at each place)
+_GATE_EXEC_CALL = re.compile(r"(?:decode|chr)\s*\(")
+_GATE_EXEC_CALL_AT = re.compile(r"(?<![\w.])(?:decode|chr)\s*\(")
+
+
+def _gate_exec(text: str) -> bool:
+    """Whether ``text`` may hold a "decoded" or "downloaded" label (False: it surely does not)."""
+    return _GATE_EXEC.search(text) is not None or any(
+        _GATE_EXEC_CALL_AT.match(text, m.start()) for m in _GATE_EXEC_CALL.finditer(text))
+
+
+def _gate_any(text: str) -> bool:
+    """Whether any of _SOURCES may match in ``text`` (False: none does)."""
+    return _GATE_EXFIL.search(text) is not None or _gate_exec(text)
+
+
 _DANGEROUS_NAMES = {"eval", "exec", "compile", "__import__", "system", "popen", "getattr", "builtins",
                     "__builtins__", "subprocess", "require", "child_process", "function", "atob", "spawn",
                     "execsync", "b64decode", "base64", "marshal", "zlib", "os", "open", "globals", "import",
@@ -657,6 +729,16 @@ _EXEC_SINKS["go"] = _sinks(
     (r"\bsyscall\.(?:Exec|ForkExec)\s*\(", "cmd"),
 )
 _EXEC_SINKS["pl"] = _sinks((r"(?<![\w$>])(?:eval|system|exec)\s*[({]", "code"),)
+
+# substrings that every match of a language's sinks contains (a cheaper per-line prefilter than the union
+# of the sink regexes, whose look-behinds make it slow)
+_SINK_KEYS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("exec", "py"): ("exec", "eval", "compile", "vars", "globals", "os.", "subprocess", "Popen", "check_output",
+                     "check_call", "getoutput", "command", "pty.spawn"),
+    ("exec", "pl"): ("eval", "system", "exec"),
+    ("net", "py"): (".get", ".post", ".put", ".patch", ".head", ".delete", "urlopen", "Request", "request",
+                    "gethostbyname", "getaddrinfo", ".query", ".resolve"),
+}
 
 # network sends; "dns" sinks carry data in the name they resolve
 _NET_SINKS: dict[str, tuple[tuple[re.Pattern[str], str], ...]] = {
@@ -746,7 +828,7 @@ class _Taint:
         return out
 
     def _labels(self, text: str) -> set[str]:
-        out = {label for label, rx in _SOURCES if rx.search(text)}
+        out = {label for label, rx in _SOURCES if rx.search(text)} if _gate_any(text) else set()
         if self.names:
             keys = frozenset(self.names)
             if keys != self._rx_for:
@@ -823,9 +905,13 @@ class _TextScan:
         f = self.families
         if f & {"shell"} or self.lang in ("sh", "conf"):
             self.shell()
-        if self.lang in _EXEC_SINKS and (("exec" in f and f & {"decode", "net", "rshell", "escape"})
-                                         or {"source", "net"} <= f):
-            self.taint()
+        if self.lang in _EXEC_SINKS:
+            want_exec = "exec" in f and bool(f & {"decode", "net", "rshell", "escape"})
+            want_exfil = {"source", "net"} <= f
+            # the same conditions as before, only taint() is skipped where it cannot find anything
+            if (want_exec or want_exfil) and (
+                    want_exec and _gate_exec(self.text) or want_exfil and _GATE_EXFIL.search(self.text)):
+                self.taint()
         if "escape" in f and self.lang in ("py", "js", "php", "rb", "lua"):
             self.escapes()
         if f & {"jsobf", "decode"} and self.lang == "js":
@@ -846,6 +932,8 @@ class _TextScan:
         text = self.text
         for det in _SHELL_DETECTORS:
             if not any(f"shell/{n}" in self.triggers for n in det.needles):
+                continue
+            if det.gate is not None and det.gate.search(text) is None:
                 continue
             for m in det.regex.finditer(text):
                 rule = det.rule
@@ -905,7 +993,9 @@ class _TextScan:
         exec_sinks = _EXEC_SINKS.get(lang, ())
         net_sinks = _NET_SINKS.get(lang, ())
         exec_any = _any_of(exec_sinks)
-        net_any = _any_of(net_sinks + ((_CHANNEL_SEND, ""), (_MODULE_CALL, "")))
+        net_any = _any_of(net_sinks)
+        exec_keys = _SINK_KEYS.get(("exec", lang))
+        net_keys = _SINK_KEYS.get(("net", lang))
         want_exfil = "source" in self.families and "net" in self.families
         want_exec = "exec" in self.families
         pos = 0
@@ -930,7 +1020,7 @@ class _TextScan:
                     _, saved = frames.pop()
                     taint.names = saved
             # assignments: x = <expr> (multi-line expressions read with balanced brackets)
-            am = _ASSIGN.match(line)
+            am = _ASSIGN.match(line) if "=" in line else None
             if am:
                 rhs_start = start + am.end()
                 rhs = text[rhs_start: balanced_end(text, rhs_start)]
@@ -950,20 +1040,20 @@ class _TextScan:
                         taint.callables.add(base)
                         pending_fn[base] = (rhs_start, self.snippet(rhs_start))
             for rx in (_FOR, ):
-                fm2 = rx.match(line)
+                fm2 = rx.match(line) if "for" in line else None
                 if fm2:
                     rest = text[start + fm2.end(): balanced_end(text, start + fm2.end())]
                     labels = taint.labels(rest)
                     if labels:
                         for name in fm2.group("lhs").split(","):
                             taint.names[name.strip()] = set(labels)
-            wm = _WITH.search(line)
+            wm = _WITH.search(line) if "with" in line else None
             if wm:
                 labels = taint.labels(wm.group("rhs"))
                 if labels:
                     taint.names[wm.group("lhs")] = labels
             if want_exfil or want_exec:
-                cb = _CALLBACK.search(line)
+                cb = _CALLBACK.search(line) if "(" in line else None
                 if cb:
                     before = line[: cb.start()]
                     labels = {lb for lb in taint.labels(before) if lb in ("file", "secret", "env", "downloaded")}
@@ -980,20 +1070,23 @@ class _TextScan:
                              "text is called)", self.snippet(start + cm.start()))
                     taint.callables.discard(name)
                     pending_fn.pop(name, None)
-            if want_exec and exec_any is not None and exec_any.search(line):
+            if want_exec and exec_any is not None and (
+                    any(k in line for k in exec_keys) if exec_keys is not None else exec_any.search(line)):
                 for rx, kind in exec_sinks:
                     for sm in rx.finditer(line):
                         if am and "Function" in sm.group() and am.group("lhs").strip() in taint.callables:
                             continue  # reported where the function is called
                         self._exec_sink(taint, start + sm.start(), start + sm.end(), kind)
-            if want_exfil and (net_any is None or net_any.search(line)):
-                for rx, kind in net_sinks:
-                    for sm in rx.finditer(line):
-                        self._net_sink(taint, start + sm.start(), start + sm.end(), kind)
-                for sm in _CHANNEL_SEND.finditer(line):
+            if want_exfil:
+                if net_any is not None and (
+                        any(k in line for k in net_keys) if net_keys is not None else net_any.search(line)):
+                    for rx, kind in net_sinks:
+                        for sm in rx.finditer(line):
+                            self._net_sink(taint, start + sm.start(), start + sm.end(), kind)
+                for sm in _CHANNEL_SEND.finditer(line) if taint.channels else ():
                     if sm.group(1) in taint.channels:
                         self._net_sink(taint, start + sm.start(), start + sm.end(), "socket")
-                for sm in _MODULE_CALL.finditer(line):
+                for sm in _MODULE_CALL.finditer(line) if taint.modules else ():
                     if sm.group(1) in taint.modules:
                         self._net_sink(taint, start + sm.start(), start + sm.end(), "http")
         for name, (off, snip) in pending_fn.items():
