@@ -66,7 +66,7 @@ class Scan(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     report: Mapped[dict[str, Any] | None] = mapped_column(JSON, deferred=True)
-    target: Mapped[Target] = relationship(back_populates="scans")
+    target: Mapped[Target] = relationship(back_populates="scans", lazy="joined")
     findings: Mapped[list[Finding]] = relationship(cascade="all, delete-orphan", passive_deletes=True)
     endpoints: Mapped[list[Endpoint]] = relationship(cascade="all, delete-orphan", passive_deletes=True)
     accounts: Mapped[list[Account]] = relationship(cascade="all, delete-orphan", passive_deletes=True)
