@@ -342,9 +342,12 @@ _STR_LUA = r'''"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*'|\[(?P<eq>=*)\[[\s\S]*?\](
 _LEX = {
     "py": re.compile(rf"(?P<s>{_STR_PY})|(?P<c>#[^\n]*)"),
     "c": re.compile(rf"(?P<s>{_STR_C})|(?P<c>//[^\n]*|/\*[\s\S]*?\*/)"),
-    "php": re.compile(rf"(?P<s>{_STR_C})|(?P<c>//[^\n]*|/\*[\s\S]*?\*/|(?<![\w$])#(?!\[)[^\n]*)"),
-    "sh": re.compile(rf"(?P<s>{_STR_SH})|(?P<c>(?:(?<=[\s;|&(])|^)#[^\n]*)", re.MULTILINE),
-    "rb": re.compile(rf"(?P<s>{_STR_C})|(?P<c>(?:(?<=\s)|^)#(?!\{{)[^\n]*)", re.MULTILINE),
+    # the comment branches start with '#' and look behind it (a look-behind first is slower):
+    # '#(?<![^\s;|&(]#)' is '#' at the start or after one of \s;|&( (a newline is \s), as
+    # '(?:(?<=[\s;|&(])|^)#' in MULTILINE mode
+    "php": re.compile(rf"(?P<s>{_STR_C})|(?P<c>//[^\n]*|/\*[\s\S]*?\*/|#(?<![\w$]#)(?!\[)[^\n]*)"),
+    "sh": re.compile(rf"(?P<s>{_STR_SH})|(?P<c>#(?<![^\s;|&(]#)[^\n]*)"),
+    "rb": re.compile(rf"(?P<s>{_STR_C})|(?P<c>#(?<!\S#)(?!\{{)[^\n]*)"),
     "lua": re.compile(rf"(?P<s>{_STR_LUA})|(?P<c>--\[(?P<eq2>=*)\[[\s\S]*?\](?P=eq2)\]|--[^\n]*)"),
 }
 _LEX_OF = {"py": "py", "js": "c", "go": "c", "ps": "sh", "php": "php", "sh": "sh", "conf": "sh", "pl": "sh",
@@ -876,12 +879,19 @@ class _TextScan:
         self.path = path
         self.lang = lang
         self.raw = text
-        self.text = mask_comments(text, lang)
+        self._text: str | None = None
         self.triggers = triggers
         """Trigger patterns that matched the file, as 'family/index'."""
         self.families = {t.split("/")[0] for t in triggers}
         self.hits: list[Hit] = []
         self._nl: list[int] | None = None
+
+    @property
+    def text(self) -> str:
+        """The text with comments blanked (computed on first use: files no heuristic reads are not lexed)."""
+        if self._text is None:
+            self._text = mask_comments(self.raw, self.lang)
+        return self._text
 
     # helpers
     def line_of(self, offset: int) -> int:
@@ -1627,6 +1637,8 @@ class MalcodeCheck:
 
     def run(self, inv: Inventory, sections: dict[str, list[dict]]) -> Iterable[Finding]:
         out: list[Finding] = []
+        memo: dict[tuple[object, ...], tuple[list[Hit], _TextScan]] = {}
+        strings_memo: dict[tuple[object, ...], list[Hit]] = {}
         for item in inv.items:
             triggers = {pid.split("/", 1)[1] for pid, _s, _e in item.facts.matched("VER-MAL/")}
             families = {t.split("/")[0] for t in triggers}
@@ -1642,7 +1654,7 @@ class MalcodeCheck:
                 strings = inv.strings(item)
                 hits = list(_elf_findings(item, strings))
                 if "shell" in families and strings:
-                    hits += _strings_scan(item, strings, triggers)
+                    hits += _strings_scan_memo(strings_memo, item, strings, triggers)
                 out.extend(_to_findings(item, hits, text=False))
                 continue
             if not families and not _always(item):
@@ -1658,18 +1670,41 @@ class MalcodeCheck:
                 elif "shell" in families:
                     strings = inv.strings(item)
                     if strings:
-                        out.extend(_to_findings(item, _strings_scan(item, strings, triggers), text=False))
+                        out.extend(_to_findings(item, _strings_scan_memo(strings_memo, item, strings, triggers),
+                                                text=False))
                 continue
             lang = language(item.node.path, item)
             if lang is None:
                 continue
-            scan = _TextScan(item.node.path, text, lang, triggers)
-            out.extend(_to_findings(item, scan.run(), text=True, scan=scan))
+            # identical files are common (copies, hard links): analysed once (the path matters only through
+            # the inetd and package.json names)
+            key = (item.facts.sha256, lang, frozenset(triggers), _path_traits(item.node.path))
+            done = memo.get(key)
+            if done is None:
+                scan = _TextScan(item.node.path, text, lang, triggers)
+                done = memo[key] = (scan.run(), scan)
+            out.extend(_to_findings(item, done[0], text=True, scan=done[1]))
         return out
 
 
 def _always(item: Item) -> bool:
     return posixpath.basename(item.node.path) in ("inetd.conf",) and item.facts.text is not None
+
+
+def _path_traits(path: str) -> tuple[bool, bool]:
+    """What of a file's path the text heuristics use: an inetd configuration, an npm manifest."""
+    base = posixpath.basename(path)
+    return ("inetd" in base or "/xinetd.d/" in path), base == "package.json"
+
+
+def _strings_scan_memo(memo: dict[tuple[object, ...], list[Hit]], item: Item, strings: tuple[tuple[int, str], ...],
+                       triggers: set[str]) -> list[Hit]:
+    """_strings_scan, once per content (the strings and their offsets are the content's)."""
+    key = (item.facts.sha256, frozenset(t for t in triggers if t.startswith("shell/")), _path_traits(item.node.path))
+    hits = memo.get(key)
+    if hits is None:
+        hits = memo[key] = _strings_scan(item, strings, triggers)
+    return hits
 
 
 def _strings_scan(item: Item, strings: tuple[tuple[int, str], ...], triggers: set[str]) -> list[Hit]:
