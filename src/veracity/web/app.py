@@ -158,7 +158,7 @@ def create_app(store: Store, settings: Settings) -> FastAPI:
         scan_id, queued = store.enqueue(sha256=sha, name=name, rules_version=rules_version(),
                                         tool_version=__version__, size=size, blob=str(path), **meta)
         if queued:
-            scanner.submit(scan_id, path, meta)
+            scanner.submit(scan_id, path, meta, name)
         return scan_id, queued
 
     def registered(path_text: str) -> Path:

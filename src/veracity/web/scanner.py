@@ -31,7 +31,8 @@ class Scanner:
                 )
             return self.pool
 
-    def submit(self, scan_id: int, path: Path, meta: dict[str, Any]) -> Future:
+    def submit(self, scan_id: int, path: Path, meta: dict[str, Any], name: str | None = None) -> Future:
+        """Scan ``path``; the report names the target ``name`` (what the user called it), not the blob path."""
         self.store.set_status(scan_id, "running")
         fut = self._pool().submit(
             scan_path, str(path), str(self.cache_path) if self.cache_path else None,
@@ -42,6 +43,8 @@ class Scanner:
         def done(f: Future) -> None:
             try:
                 report = f.result()
+                if name:
+                    report["target"] = {**report["target"], "name": name, "path": name}
                 self.store.ingest(report, **meta)
             except BaseException as exc:  # noqa: BLE001 - recorded on the scan row
                 self.store.set_status(scan_id, "failed", f"{type(exc).__name__}: {exc}"[:1000])
