@@ -177,7 +177,7 @@ def test_components_and_findings(pairs):
 def test_executables_scripts_and_files(pairs):
     diff = pairs["sink"]["diff"]
     nvram = one(diff, "executables", "changed", "/usr/sbin/nvram")
-    assert nvram["severity"] == "high"
+    assert nvram["severity"] == "high"  # network and command execution at once, and a shell
     gained = nvram["new"]["gained"]
     assert gained["exec"] == ["execve"] and gained["network"] == ["connect", "socket"]
     assert gained["shell-string"] == ["/bin/sh"]
@@ -254,6 +254,35 @@ def test_implant_at_the_top_of_every_format(pairs, fmt):
         assert "WAY IN" in text and "CROSS-BORDER" in text
 
 
+# -- vulnerabilities, end to end (needs the shared NVD records) ---------------------------------------------
+
+NVD = Path(__file__).resolve().parents[2] / "shared" / "knowledge" / "sources" / "nvd-cve-fixtures" / "nvd-2.0"
+
+
+def test_vulnerability_introduced_by_a_downgrade(tmp_path):
+    if not (NVD / "CVE-2023-28450.json").is_file():
+        pytest.skip("shared NVD records not available")
+    from veracity.components.vulndb import VulnDB
+    from veracity.options import ScanOptions
+
+    db = tmp_path / "vulndb.sqlite"
+    with VulnDB(db) as vdb:
+        vdb.import_files([NVD / "CVE-2023-28450.json"])
+    old, new = dfx.build_pair(tmp_path / "pair", dfx.with_program_version("/usr/sbin/dnsmasq", "dnsmasq-2.89"),
+                              base=dfx.with_program_version("/usr/sbin/dnsmasq", "dnsmasq-2.90"))
+    diff = diff_paths(old, new, options=ScanOptions(vulndb=db), cache_path=None)
+    down = one(diff, "components", "downgraded", "dnsmasq")
+    assert (down["old"]["versions"], down["new"]["versions"]) == (["2.90"], ["2.89"])
+    intro = one(diff, "vulnerabilities", "introduced", "dnsmasq CVE-2023-28450")
+    assert intro["new"]["version"] == "2.89" and intro["severity"] in ("high", "critical", "medium")
+    assert [f["rule"] for f in intro["findings"]] == ["VER-CMP-001"]
+    assert not changes(diff, "findings", "new")
+    assert not any("vulnerability database" in n for n in diff["notes"])
+    swapped = diff_paths(new, old, options=ScanOptions(vulndb=db), cache_path=None)
+    assert one(swapped, "vulnerabilities", "fixed", "dnsmasq CVE-2023-28450")["severity"] == "info"
+    assert one(swapped, "components", "upgraded", "dnsmasq")["severity"] == "info"
+
+
 # -- saved reports ------------------------------------------------------------------------------------------
 
 
@@ -314,6 +343,17 @@ def test_register_adds_the_subcommand(implant_reports):
     args = parser.parse_args(["diff", str(implant_reports["old"]), str(implant_reports["new"]), "-f", "json",
                               "-q", "--fail-on", "never", "-o", "/dev/null"])
     assert args.handler is handler and handler(args) == 0
+
+
+def test_wired_into_the_main_cli(implant_reports):
+    from veracity import cli
+
+    sub = next(a for a in cli.parser()._actions if isinstance(a, argparse._SubParsersAction))
+    if "diff" not in sub.choices:
+        pytest.skip("veracity diff is not wired into veracity.cli yet")
+    old, new = str(implant_reports["old"]), str(implant_reports["new"])
+    assert cli.main(["diff", old, new, "-f", "json", "-q", "-o", "/dev/null"]) == 1
+    assert cli.main(["diff", old, new, "-f", "json", "-q", "-o", "/dev/null", "--fail-on", "never"]) == 0
 
 
 def test_allow_countries_decides_cross_border(implant_reports):
@@ -450,10 +490,19 @@ def test_trait_judgement():
     new = traits_mod.profile("/lib/libz.so.1", Elf(["malloc", "memcpy", "dlopen"]), [])
     sev, way_in, _ = traits_mod.judge("/lib/libz.so.1", new, traits_mod.gained(old, new), is_new_file=False, had=old)
     assert (sev, way_in) == ("critical", True)  # a compression library that starts loading code
-    old = traits_mod.profile("/lib/libfoo.so.1", Elf(["malloc"]), [])
-    new = traits_mod.profile("/lib/libfoo.so.1", Elf(["malloc", "socket"]), [])
-    assert traits_mod.judge("/lib/libfoo.so.1", new, traits_mod.gained(old, new), is_new_file=False,
-                            had=old)[:2] == ("high", False)
+    def judge(path, before, after, strings_before=(), strings_after=(), new_file=False):
+        old = None if before is None else traits_mod.profile(path, Elf(before), list(strings_before))
+        new = traits_mod.profile(path, Elf(after), list(strings_after))
+        return traits_mod.judge(path, new, traits_mod.gained(old, new), is_new_file=new_file, had=old)[:2]
+
+    assert judge("/lib/libfoo.so.1", ["malloc"], ["malloc", "socket"]) == ("medium", False)
+    assert judge("/lib/libfoo.so.1", ["malloc"], ["malloc", "system"]) == ("high", False)
+    assert judge("/lib/libfoo.so.1", ["malloc"], ["malloc", "system"], [], ["/bin/sh -c %s"]) == ("critical", True)
+    assert judge("/lib/libfoo.so.1", ["malloc"], ["malloc"], [], ["RSA_public_decrypt"]) == ("high", False)
+    # a crypto library naming its own signature functions is not news
+    assert judge("/lib/libcrypto.so.3", ["malloc"], ["malloc"], [], ["RSA_public_decrypt"]) == ("low", False)
+    assert judge("/lib/libnew.so", None, ["socket", "system"], (), ["/bin/sh"], new_file=True) == ("low", False)
+    assert judge("/lib/libnew.so", None, ["malloc"], (), ["hello world"], new_file=True) == ("info", False)
     prog_old = traits_mod.profile("/usr/bin/app", Elf(["socket", "connect"], "executable"), ["/bin/sh"])
     prog_new = traits_mod.profile("/usr/bin/app", Elf(["socket", "connect", "getaddrinfo"], "executable"), [])
     assert traits_mod.judge("/usr/bin/app", prog_new, traits_mod.gained(prog_old, prog_new), is_new_file=False,

@@ -73,6 +73,8 @@ _SCRIPT_SHELL = re.compile(
 
 COMPRESSION_LIBS = re.compile(r"^lib(?:lzma|z|bz2|zstd|lz4|lzo2?|xz|brotli(?:enc|dec|common)?|snappy|deflate"
                               r"|archive|minizip)\.so", re.IGNORECASE)
+CRYPTO_LIBS = re.compile(r"^lib(?:crypto|ssl|wolfssl|mbed(?:tls|crypto|x509)|gnutls|nettle|hogweed|ssh2?|pam|gcrypt"
+                         r"|tomcrypt|k5crypto|nss3|freebl|sodium|dropbear|cyassl|polarssl|axtls)\b", re.IGNORECASE)
 MAX_EXAMPLES = 6
 
 
@@ -132,40 +134,43 @@ def gained(old: Profile | None, new: Profile) -> dict[str, tuple[str, ...]]:
 
 def judge(path: str, new: Profile, added: dict[str, tuple[str, ...]], *, is_new_file: bool,
           had: Profile | None) -> tuple[str, bool, list[str]]:
-    """(severity, way_in, reasons) of an executable change that added ``added``."""
+    """(severity, way_in, reasons) of an executable that is new or changed and shows ``added``.
+
+    A changed library that starts running commands, resolving symbols, talking to the network or patching
+    processes, together with a shell, sshd or URL string (or being a compression library, or gaining two of
+    those at once) is an implant: critical, a way in. New files are described, not accused: a new daemon
+    that talks to the network and runs commands is ordinary."""
     name = path.rsplit("/", 1)[-1]
     fresh = {t for t in added if had is None or t not in had.traits}
+    if CRYPTO_LIBS.match(name):  # signature and key functions are what these libraries are made of
+        fresh -= {"sshd-string", "auth-hook"}
     reasons: list[str] = []
     code = fresh & {"exec", "dynamic-resolution", "network", "injection", "auth-hook", "privilege"}
     signals = fresh & {"shell-string", "sshd-string", "preload-string", "credential-file", "endpoint", "url-string"}
-    if new.library and not is_new_file:
+    if is_new_file:
+        return ("low" if code or signals or "script-shell" in fresh else "info"), False, reasons
+    if new.library:
         compression = bool(COMPRESSION_LIBS.match(name))
-        if code and (signals or compression or len(code) >= 2):
+        strong = code - {"privilege"}
+        if strong and (compression or signals & {"shell-string", "sshd-string", "preload-string", "endpoint",
+                                                 "url-string"} or len(strong) >= 2):
             reasons.append(f"library {name} grew code a library of its kind should not have"
                            + (" (a compression library: compare xz-utils 5.6.x)" if compression else ""))
             return "critical", True, reasons
-        if code or "sshd-string" in fresh or "auth-hook" in fresh:
+        if code & {"exec", "injection", "auth-hook"} or "sshd-string" in fresh:
             reasons.append(f"library {name} grew new capabilities")
             return "high", False, reasons
-        if signals:
+        if code or signals:
             return "medium", False, reasons
         return ("low" if added else "info"), False, reasons
-    if new.library:  # a new library
-        if code & {"exec", "network"} and signals & {"shell-string", "sshd-string"}:
-            return "high", False, [f"new library {name} runs commands or talks to the network and names a shell"]
-        return ("low" if code or signals else "info"), False, reasons
     shellish = "shell-string" in new.traits or "script-shell" in added
-    if {"exec", "network"} <= set(new.traits) and shellish and (fresh & {"exec", "network", "shell-string",
-                                                                         "script-shell"}):
-        reasons.append("runs commands, talks to the network and names a shell (bind or reverse shell pattern)")
+    if ({"exec", "network"} <= fresh and shellish) or "script-shell" in fresh:
+        reasons.append("now runs commands, talks to the network and names a shell (bind or reverse shell pattern)"
+                       if "script-shell" not in fresh else "script hands a shell or fetched code to the network")
         return "high", False, reasons
-    if "script-shell" in added:
-        return "high", False, ["script hands a shell or fetched code to the network"]
-    if fresh & {"network", "exec", "injection", "sshd-string", "auth-hook", "preload-string"}:
+    if fresh & {"network", "server", "exec", "injection", "sshd-string", "auth-hook", "preload-string"}:
         return "medium", False, reasons
-    if added:
-        return "low", False, reasons
-    return "info", False, reasons
+    return ("low" if added else "info"), False, reasons
 
 
 def describe(added: dict[str, tuple[str, ...]]) -> list[str]:

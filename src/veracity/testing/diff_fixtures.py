@@ -26,7 +26,8 @@ from pathlib import Path
 from . import fixtures
 from .fixtures import EPOCH, FixtureBuildError, build_rootfs
 
-__all__ = ["IMPLANT_URL", "NEW_ENDPOINT", "build_pair", "implant", "kitchen_sink", "restamp", "with_liblzma"]
+__all__ = ["IMPLANT_URL", "NEW_ENDPOINT", "build_pair", "implant", "kitchen_sink", "restamp", "restamp_base",
+           "tool_missing", "with_liblzma", "with_program_version"]
 
 IMPLANT_URL = "https://cdn.xz-mirror.example.ru/p.bin"
 """The URL the implanted library carries."""
@@ -234,6 +235,19 @@ def implant(root: Path) -> None:
                b"\x00/bin/sh\x00" + IMPLANT_URL.encode() + b"\x00RSA_public_decrypt\x00")
     _edit_text(root / "etc/config/system", "\toption upgrade_url",
                f"\toption report_url '{NEW_ENDPOINT}'\n\toption upgrade_url")
+
+
+def with_program_version(path: str, banner: str) -> Callable[[Path], None]:
+    """An edit that writes a small binary at ``path`` whose only string is ``banner`` (a version string the
+    components check recognises, e.g. ``dnsmasq-2.89``)."""
+
+    def edit(root: Path) -> None:
+        dest = root / path.lstrip("/")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(b"\x00\x01\x02\x03binary\x00" + banner.encode("latin-1") + b"\x00tail\x00")
+        os.chmod(dest, 0o755)
+
+    return edit
 
 
 # -- building pairs -----------------------------------------------------------------------------------------
