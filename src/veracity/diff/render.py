@@ -23,7 +23,7 @@ FORMATS = ("table", "json", "markdown", "html")
 MAX_ROWS = 80
 MAX_EVIDENCE = 300
 _STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
-_SKIP_EVIDENCE = {"capabilities", "gained", "summary", "evidence", "findings"}
+_SKIP_EVIDENCE = {"capabilities", "gained", "summary", "evidence", "findings", "container", "fingerprint"}
 
 
 def render(name: str, diff: dict[str, Any]) -> str:
