@@ -11,8 +11,8 @@ import pytest
 
 pytest.importorskip("sqlalchemy")
 
-from veracity import batch  # noqa: E402
-from veracity.store import Store  # noqa: E402
+from veracity import batch
+from veracity.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 FIRMWARE = ROOT / "examples" / "router-firmware.bin"

@@ -23,8 +23,8 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 if not os.path.exists(CHROMIUM):
     pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
 
-from veracity.store import Store  # noqa: E402
-from veracity.web.app import Settings, create_app  # noqa: E402
+from veracity.store import Store
+from veracity.web.app import Settings, create_app
 
 ROOT = Path(__file__).resolve().parents[1]
 FIRMWARE = ROOT / "examples" / "router-firmware.bin"

@@ -18,9 +18,9 @@ import pytest
 pytest.importorskip("sqlalchemy")
 pytest.importorskip("alembic")
 
-from sqlalchemy import inspect, select  # noqa: E402
+from sqlalchemy import inspect, select
 
-from veracity.store import Finding, Scan, Store, migrate, normalise_url  # noqa: E402
+from veracity.store import Finding, Scan, Store, migrate, normalise_url
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -72,7 +72,7 @@ def pg_url():
         yield f"postgresql+psycopg://veracity@/postgres?host={sock}&port={port}"
     finally:
         subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                       capture_output=True, timeout=60)
+                       capture_output=True, timeout=60, check=False)
         shutil.rmtree(base, ignore_errors=True)
 
 

@@ -15,10 +15,10 @@ import pytest
 pytest.importorskip("fastapi")
 pytest.importorskip("httpx")
 
-from fastapi.testclient import TestClient  # noqa: E402
+from fastapi.testclient import TestClient
 
-from veracity.store import Store  # noqa: E402
-from veracity.web.app import Settings, create_app, register, register_token  # noqa: E402
+from veracity.store import Store
+from veracity.web.app import Settings, create_app, register, register_token
 
 ROOT = Path(__file__).resolve().parents[1]
 FIRMWARE = ROOT / "examples" / "router-firmware.bin"

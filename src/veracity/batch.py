@@ -89,7 +89,7 @@ def _worker_init() -> None:
         return
     original = multiprocessing.set_start_method
 
-    def forced(method: str | None, force: bool = False) -> None:  # noqa: ARG001
+    def forced(method: str | None, force: bool = False) -> None:
         original(method, force=True)
 
     multiprocessing.set_start_method = forced  # type: ignore[assignment]
@@ -232,7 +232,7 @@ def run_batch(
                                                    **(meta(p) if meta else {}))
                         store.set_status(scan_id, "failed", out.error)
                         out.scan_id = scan_id
-                    except Exception:  # noqa: BLE001
+                    except Exception:  # noqa: BLE001, S110 - the outcome already says it failed
                         pass
                 outcomes[str(p)] = out
                 event("done", out, len(paths))
@@ -355,7 +355,7 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK if all(o.status != "failed" for o in outcomes) else EXIT_FAILED
 
 
-def _sigterm(signum, frame):  # noqa: ARG001
+def _sigterm(signum, frame):
     raise KeyboardInterrupt
 
 

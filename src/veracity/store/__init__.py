@@ -35,8 +35,22 @@ from .models import (
 )
 
 __all__ = [
-    "Account", "Attestation", "Base", "Component", "Conformance", "Endpoint", "Finding", "Scan", "Service",
-    "Target", "Token", "Store", "Ingested", "default_url", "normalise_url", "migrate",
+    "Account",
+    "Attestation",
+    "Base",
+    "Component",
+    "Conformance",
+    "Endpoint",
+    "Finding",
+    "Ingested",
+    "Scan",
+    "Service",
+    "Store",
+    "Target",
+    "Token",
+    "default_url",
+    "migrate",
+    "normalise_url",
 ]
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
@@ -67,7 +81,7 @@ def make_engine(url: str | None) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_conn, _record):  # noqa: ANN001
+        def _pragmas(dbapi_conn, _record):
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")

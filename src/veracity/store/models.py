@@ -28,7 +28,7 @@ def _now() -> dt.datetime:
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+    """Declarative base of the store models."""
 
 
 class Target(Base):

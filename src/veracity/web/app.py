@@ -1,3 +1,4 @@
+# ruff: noqa: B008 - FastAPI declares parameters with Depends()/File() defaults
 """The FastAPI application: pages (Jinja2, autoescaped) and a REST API that mirrors them (OpenAPI at
 /openapi.json). Every request needs a token: ``Authorization: Bearer <token>`` for the API, or the session
 cookie set by the login form for pages; forms carry a CSRF token bound to the session. Uploaded images are
@@ -82,7 +83,7 @@ def create_app(store: Store, settings: Settings) -> FastAPI:
         scanner.close()
 
     @app.middleware("http")
-    async def headers(request: Request, call_next):  # noqa: ANN001
+    async def headers(request: Request, call_next):
         response = await call_next(request)
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers["X-Content-Type-Options"] = "nosniff"
@@ -178,7 +179,7 @@ def create_app(store: Store, settings: Settings) -> FastAPI:
         return {k: v for k, v in (("vendor", _clean(vendor)), ("product", _clean(product)),
                                   ("version", _clean(version))) if v}
 
-    def scan_or_404(scan_id: int):  # noqa: ANN202
+    def scan_or_404(scan_id: int):
         scan = store.scan(scan_id)
         if scan is None:
             raise HTTPException(404, "no such scan")
@@ -290,7 +291,7 @@ def create_app(store: Store, settings: Settings) -> FastAPI:
         return page("diff.html", who, scans=scans, a=a, b=b, result=result)
 
     # -- REST API -------------------------------------------------------------------------------------------
-    def scan_json(scan) -> dict[str, Any]:  # noqa: ANN001
+    def scan_json(scan) -> dict[str, Any]:
         t = scan.target
         return {
             "id": scan.id, "status": scan.status, "error": scan.error, "rules_version": scan.rules_version,
@@ -300,7 +301,7 @@ def create_app(store: Store, settings: Settings) -> FastAPI:
                        "version": t.version, "size": t.size, "kind": t.kind},
         }
 
-    def finding_json(f) -> dict[str, Any]:  # noqa: ANN001
+    def finding_json(f) -> dict[str, Any]:
         return {k: getattr(f, k) for k in ("rule", "category", "severity", "title", "path", "container", "line",
                                            "offset", "evidence", "backdoor_id", "standards", "fingerprint")}
 
