@@ -108,10 +108,10 @@ def main() -> int:
     lines = [
         "# Load test (loopback)", "",
         "Reproduce: `.venv/bin/python bench/load.py` (bounded: loopback only, fixed duration).", "",
-        f"Run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, {os.cpu_count()} cores; "
+        (f"Run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, {os.cpu_count()} cores; "
         f"store {store.engine.url.get_backend_name()}; uvicorn, 1 process; {args.clients} concurrent clients for "
         f"{wall:.1f} s while one writer ingested {ingested[0]} reports (each {len(base_report['findings'])} findings, "
-        f"{len(base_report['conformance'])} conformance rows).", "",
+        f"{len(base_report['conformance'])} conformance rows)."), "",
         f"Throughput: {total / wall:.0f} requests/s; errors: {errors[0]}.", "",
         "| request | count | p50 ms | p95 ms | p99 ms |", "|---|---:|---:|---:|---:|",
     ]
