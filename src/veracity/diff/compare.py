@@ -725,6 +725,9 @@ def _scripts(ctx: _Ctx, files: FilesResult) -> list[dict[str, Any]]:
             sev = "high" if s.risky else "low"
             counts = f" (+{s.added_lines} -{s.removed_lines} lines)" if s.diff is not None else ""
             title = (f"New startup file {path}" if s.status == "added" else f"Startup file {path} changed") + counts
+            if s.risky:
+                first = s.risky[0] if len(s.risky[0]) <= 80 else s.risky[0][:79] + "\u2026"
+                title += f": hands a shell or fetched code to the network ({first})"
             details = [f"hands a shell or fetched code to the network: {line}" for line in s.risky]
             if s.diff is None:
                 details.append("contents not compared: the text diff needs both images")

@@ -1,4 +1,23 @@
-"""The values a diff is made of: one :func:`change` per thing that changed, with evidence on both sides."""
+"""The values a diff is made of: one :func:`change` per thing that changed, with evidence on both sides.
+
+The diff (``veracity diff --format json``, schema ``veracity-diff/1``) is one JSON object:
+
+- ``schema``, ``tool``; ``old`` and ``new``: each side (``source`` ``image`` or ``report``, target name, kind,
+  sha256, rules version);
+- ``verdict``: ``security_change``, ``way_in`` (the update adds an account, remote-access service, key,
+  backdoor finding or library implant), ``cross_border`` (a new endpoint in a jurisdiction the old version
+  did not reach, or that the residency policy or ``--allow-countries`` forbids), ``headline`` and counts;
+- ``changes``: sorted by severity, ways in first; each has ``area`` (:data:`AREAS`), ``change``
+  (:data:`CHANGE_KINDS`), ``subject``, ``severity``, ``way_in``, ``cross_border``, ``notable``, ``title``,
+  ``details``, ``path``, ``container``, ``old`` and ``new`` (the evidence of each side, null where absent),
+  ``findings`` (the new or resolved findings this change explains) and, for startup scripts, ``diff``;
+- ``findings``: every ``new`` and ``resolved`` finding (by fingerprint), with ``shown_in`` naming the change
+  that shows it;
+- ``files``: what was compared and how (contents or hashes), added, removed, renamed (same content), files
+  that differ only in build stamps (counted), changed without new capabilities, changed text files with their
+  diff, links;
+- ``summary`` and ``notes`` (what could not be compared, and why).
+"""
 
 from __future__ import annotations
 
