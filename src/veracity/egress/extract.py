@@ -351,7 +351,7 @@ def _scan(buf: _Buffer, reader: FileReader, uci: bool, kinds: frozenset[str]) ->
     """Candidates of the ``kinds`` whose patterns hit in this buffer."""
     text = buf.text
     taken = _Taken()
-    for m in _URL.finditer(text) if "url" in kinds else ():
+    for m in _url_finditer(text) if "url" in kinds else ():
         cand = _url(m, buf, reader, uci)
         if cand is not None:
             taken.add(m.start(), m.end())
@@ -373,7 +373,7 @@ def _scan(buf: _Buffer, reader: FileReader, uci: bool, kinds: frozenset[str]) ->
         cand = _make(buf, reader, uci, m.start(), m.end(), "ipv4", value, ip, port, None, "", m.group())
         cand.cidr = cidr
         yield cand
-    for m in _IPV6.finditer(text) if "ipv6" in kinds else ():
+    for m in _IPV6.finditer(text) if "ipv6" in kinds and ("::" in text or text.count(":") >= 7) else ():
         if taken.covers(m.start()):
             continue
         raw = m.group("ip")
@@ -395,6 +395,24 @@ def _scan(buf: _Buffer, reader: FileReader, uci: bool, kinds: frozenset[str]) ->
         lower = host.lower()
         value = lower + (f":{port}" if port else "")
         yield _make(buf, reader, uci, m.start(), m.end(), "domain", value, lower, port, None, "", m.group())
+
+
+_SCHEME_MAX = max(map(len, SCHEMES))
+
+
+def _url_finditer(text: str) -> Iterator[re.Match[str]]:
+    """``_URL.finditer(text)``, trying only the few places just before a '://' (every match starts with a scheme
+    of at most _SCHEME_MAX characters followed by '://'): the look-behind first makes a scan of every place slow."""
+    pos = 0
+    q = text.find("://")
+    while q >= 0:
+        for p in range(max(pos, q - _SCHEME_MAX), q):
+            m = _URL.match(text, p)
+            if m is not None:
+                yield m
+                pos = m.end()
+                break
+        q = text.find("://", max(q + 1, pos))
 
 
 def _port(text: str | None) -> int | None:
@@ -493,34 +511,44 @@ def _neighbours(text: str, pos: int, binary: bool, step: int) -> list[str]:
                 out.append(text[start:end][:LINE_CLIP])
                 start = end + 1
         return out
+    # printable strings separated by at most 32 other bytes
     if step < 0:
+        starts, ends = _runs(text)
         i = pos
         while len(out) < 3:
-            j = i
-            while j > 0 and not _printable(text[j - 1]) and i - j < 32:
-                j -= 1
-            if j == 0 or not _printable(text[j - 1]):
+            r = bisect.bisect_left(starts, i) - 1  # the last run that starts before i
+            if r < 0:
                 break
-            k = j
-            while k > 0 and _printable(text[k - 1]):
-                k -= 1
-            out.append(text[k:j][-LINE_CLIP:])
-            i = k
+            s, e = starts[r], ends[r]
+            if e < i and i - e > 32:
+                break
+            out.append(text[s:min(e, i)][-LINE_CLIP:])
+            i = s
     else:
         i = pos
-        n = len(text)
         while len(out) < 3:
-            j = i
-            while j < n and not _printable(text[j]) and j - i < 32:
-                j += 1
-            if j >= n or not _printable(text[j]):
+            m = _NEXT_RUN.match(text, i)
+            if m is None:
                 break
-            k = j
-            while k < n and _printable(text[k]):
-                k += 1
-            out.append(text[j:k][:LINE_CLIP])
-            i = k
+            out.append(m.group(1)[:LINE_CLIP])
+            i = m.end()
     return out
+
+
+_NEXT_RUN = re.compile(r"[^\t -~]{0,32}([\t -~]+)")
+_RUN = re.compile(r"[\t -~]+")
+_last_runs: tuple[str, list[int], list[int]] = ("", [], [])
+
+
+def _runs(text: str) -> tuple[list[int], list[int]]:
+    """Starts and ends of the printable runs of ``text`` (kept for the last text: candidates of one buffer come
+    one after the other)."""
+    global _last_runs
+    last = _last_runs
+    if last[0] is not text:
+        spans = [m.span() for m in _RUN.finditer(text)]
+        last = _last_runs = (text, [a for a, _ in spans], [b for _, b in spans])
+    return last[1], last[2]
 
 
 def _printable(c: str) -> bool:
