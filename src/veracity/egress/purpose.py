@@ -45,6 +45,8 @@ def catalogue() -> tuple[dict[str, str], tuple[PurposeRule, ...]]:
         for k in ("key", "section", "host", "path", "words", "neighbour_host"):
             if k in cond:
                 cond[k] = re.compile(cond[k], re.IGNORECASE)
+        # the text searches last: a rule holds when all its conditions do, and the cheap ones fail most often
+        cond = dict(sorted(cond.items(), key=lambda kv: kv[0] in ("words", "neighbour_host")))
         rules.append(PurposeRule(r["id"], r["purpose"], cond, r.get("why", "")))
     return purposes, tuple(rules)
 
