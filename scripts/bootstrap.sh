@@ -16,6 +16,8 @@ missing=()
 for cmd in "${!TOOLS[@]}"; do
   PATH="$PATH:/usr/sbin:/sbin" command -v "$cmd" >/dev/null 2>&1 || missing+=("${TOOLS[$cmd]}")
 done
+# the store tests run a throwaway PostgreSQL server from Debian's binaries (initdb, postgres)
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 # libmagic is needed by unblob's python-magic
 [ -e /usr/lib/x86_64-linux-gnu/libmagic.so.1 ] || [ -e /usr/lib/aarch64-linux-gnu/libmagic.so.1 ] || missing+=(libmagic1)
 if [ ${#missing[@]} -gt 0 ]; then

@@ -18,7 +18,8 @@ pytest.importorskip("httpx")
 from fastapi.testclient import TestClient
 
 from veracity.store import Store
-from veracity.web.app import Settings, create_app, register, register_token
+from veracity.web.app import Settings, create_app
+from veracity.web.cli import register, register_token
 
 ROOT = Path(__file__).resolve().parents[1]
 FIRMWARE = ROOT / "examples" / "router-firmware.bin"

@@ -73,10 +73,10 @@ def parser() -> argparse.ArgumentParser:
                    help="where to unpack (a fresh directory is made inside it and removed afterwards)")
     s.add_argument("--cache", type=Path, default=None, help="inventory cache file (default: in the user cache dir)")
     s.add_argument("--no-cache", action="store_true", help="do not read or write the inventory cache")
-    from . import attest, standards, triage
-
+    from . import attest, batch, standards, triage, web
     from .checks import egress
     from .components import cli as components_cli
+    from .diff import cli as diff_cli
 
     triage.add_scan_arguments(s)
     components_cli.add_scan_arguments(s)
@@ -84,6 +84,10 @@ def parser() -> argparse.ArgumentParser:
     standards.register(sub)
     attest.register(sub)
     components_cli.register(sub)
+    diff_cli.register(sub)
+    batch.register(sub)
+    web.register(sub)
+    web.register_token(sub)
     s.add_argument("--checks", default=None, metavar="LIST",
                    help="comma-separated ids of the checks to run (default: all; 'none': unpack and inventory only)")
     s.add_argument("--yara-rules", type=Path, default=None, metavar="DIR",

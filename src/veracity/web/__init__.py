@@ -1,5 +1,8 @@
-"""``veracity serve``: the web UI (server-rendered, no JavaScript build) and REST API over the store."""
+"""``veracity serve``: the web UI (server-rendered, no JavaScript build) and REST API over the store.
 
-from .app import create_app, register, register_token
+``create_app`` lives in :mod:`veracity.web.app` (imports FastAPI); the command line in :mod:`veracity.web.cli`.
+"""
 
-__all__ = ["create_app", "register", "register_token"]
+from .cli import register, register_token
+
+__all__ = ["register", "register_token"]
