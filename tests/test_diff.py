@@ -290,7 +290,9 @@ def test_vulnerability_introduced_by_a_downgrade(tmp_path):
 def test_saved_reports(implant_reports):
     diff = diff_paths(implant_reports["old"], implant_reports["new"])
     assert diff["old"]["source"] == diff["new"]["source"] == "report"
-    assert security(diff) == [("endpoints", "added", dfx.NEW_ENDPOINT)]
+    # without the images the library is not compared, so its embedded URL stands alone as a new endpoint
+    assert security(diff) == [("endpoints", "added", dfx.IMPLANT_URL), ("endpoints", "added", dfx.NEW_ENDPOINT)]
+    assert one(diff, "endpoints", "added", dfx.IMPLANT_URL)["path"] == "/usr/lib/liblzma.so.5"
     assert diff["verdict"]["cross_border"] and not diff["verdict"]["way_in"]
     not_compared = diff["files"]["changed_not_compared"]
     assert [(f["path"], f["kind"]) for f in not_compared] == [("/etc/config/system", "text"),
@@ -333,7 +335,7 @@ def test_cli_exit_codes_and_outputs(implant_reports, tmp_path, capsys):
         assert diff_cli.main([old, new, "-f", fmt, "-o", str(path), "-q"]) == 1
         assert marker in path.read_text()
     capsys.readouterr()
-    assert diff_cli.main([old, new, "-f", "md", "--allow-countries", "DE,CN", "-q"]) == 0
+    assert diff_cli.main([old, new, "-f", "md", "--allow-countries", "DE,CN,RU", "-q"]) == 0
     assert "cross-border 0" not in capsys.readouterr().out  # the Markdown table has a cross-border column
 
 
@@ -359,7 +361,9 @@ def test_wired_into_the_main_cli(implant_reports):
 
 def test_allow_countries_decides_cross_border(implant_reports):
     assert not diff_paths(implant_reports["old"], implant_reports["new"],
-                          allow_countries=("DE",))["verdict"]["cross_border"]
+                          allow_countries=("DE", "RU"))["verdict"]["cross_border"]
+    assert diff_paths(implant_reports["old"], implant_reports["new"],
+                      allow_countries=("DE",))["verdict"]["cross_border"]  # the implant's .ru URL
     assert diff_paths(implant_reports["old"], implant_reports["new"],
                       allow_countries=("CN",))["verdict"]["cross_border"]
 

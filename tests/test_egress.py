@@ -454,3 +454,16 @@ def test_psl_offline_snapshot():
     assert names.registrable("www.tp-link.com.cn") == "tp-link.com.cn"
     assert names.is_strong("qq.com") and not names.is_strong("libc.so") and not names.is_strong("logging.info")
     assert names.cctld_country("foo.co.uk") == "GB" and names.cctld_country("foo.tv") is None
+
+
+@pytest.mark.parametrize("path, doc", [
+    ("/usr/share/man/man8/sshd.8.gz", True),
+    ("/usr/man/man1/ls.1", True),
+    ("/usr/share/doc/curl/README", True),
+    ("/lib/libc.so.6", False),
+    ("/usr/lib/libcurl.so.4.8.0", False),
+    ("/usr/lib/libssl.so.1", False),
+    ("/bin/busybox.1", False),
+])
+def test_manual_pages_are_documentation_but_versioned_libraries_are_code(path, doc):
+    assert noise.is_doc_path(path) is doc

@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 
 import pytest
-
 from conftest import findings
+
 from veracity.testing import fixtures
 
 

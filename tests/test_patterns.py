@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from veracity.patterns import MAX_PER_PATTERN, Pattern, PatternSet
 from veracity.testing.memfs import inventory_from
 
@@ -46,7 +48,7 @@ def test_elf_strings_come_from_read_only_data(tmp_path):
     import shutil
 
     busybox = shutil.which("busybox") or "/bin/ls"
-    inv = inventory_from({"/bin/tool": open(busybox, "rb").read()}, tmp_path)
+    inv = inventory_from({"/bin/tool": Path(busybox).read_bytes()}, tmp_path)
     item = inv.by_path("/bin/tool")[0]
     assert item.facts.kind == "elf" and item.facts.string_ranges
     texts = [s for _, s in inv.strings(item)]

@@ -6,8 +6,6 @@ some formats; ext4 adds lost+found), the expectation says so explicitly.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from veracity.testing import fixtures

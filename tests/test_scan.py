@@ -13,8 +13,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from conftest import findings, tree_of
+
 from veracity.cli import main
 
 
@@ -343,3 +343,28 @@ def test_cli_selects_checks(tmp_path):
     assert main(["scan", str(evil), "--checks", "accounts,keys", "--format", "json", "-o", str(out), "-q"]) == 0
     assert [c["id"] for c in json.loads(out.read_text())["checks"]] == ["accounts", "keys"]
     assert main(["scan", str(evil), "--checks", "nosuch", "-q"]) == 2
+
+
+def test_scan_from_a_worker_thread_leaves_sigterm_alone(tmp_path):
+    """The web UI and batch run scans in threads: no signal handler may be set there (it would raise)."""
+    import signal
+    import threading
+
+    from veracity.scan import scan
+
+    target = _tar(tmp_path / "rootfs.tar.gz", ROOTFS, "gz")
+    out: dict = {}
+
+    def work():
+        try:
+            out["report"] = scan(target, cache_path=None)
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            out["error"] = exc
+
+    before = signal.getsignal(signal.SIGTERM)
+    t = threading.Thread(target=work)
+    t.start()
+    t.join(120)
+    assert "error" not in out, out.get("error")
+    assert tree_of(out["report"])["/bin/busybox"]["mode"] == "4755"
+    assert signal.getsignal(signal.SIGTERM) is before

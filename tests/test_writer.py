@@ -31,14 +31,14 @@ def test_file_written_with_hash_and_mode(tmp_path):
 
 @pytest.mark.parametrize("name", ["../evil", "a/../../evil", "../../../../etc/cron.d/x"])
 def test_traversal_refused_and_reported(tmp_path, name):
-    w, tree, found = make(tmp_path)
+    w, _tree, found = make(tmp_path)
     assert w.file(name, [b"x"]) is None
     assert [f.rule for f in found] == ["VER-UNP-101"]
     assert not (tmp_path / "evil").exists() and not (tmp_path.parent / "evil").exists()
 
 
 def test_absolute_member_is_rooted_not_escaping(tmp_path):
-    w, tree, found = make(tmp_path)
+    w, _tree, found = make(tmp_path)
     w.file("/etc/shadow", [b"root:*:1::::::\n"])
     assert (tmp_path / "out/etc/shadow").exists() and found == []
 
@@ -60,7 +60,7 @@ def test_escaping_symlink_reported(tmp_path):
 
 
 def test_write_through_symlink_refused(tmp_path):
-    w, tree, found = make(tmp_path)
+    w, _tree, found = make(tmp_path)
     w.symlink("link", "/tmp")
     assert w.file("link/pwned", [b"x"]) is None
     assert [f.rule for f in found] == ["VER-UNP-103"]
@@ -68,7 +68,7 @@ def test_write_through_symlink_refused(tmp_path):
 
 
 def test_strict_links_report_absolute_targets(tmp_path):
-    w, tree, found = make(tmp_path, strict=True)
+    w, _tree, found = make(tmp_path, strict=True)
     w.symlink("pkg/x", "/etc/passwd")
     assert [f.rule for f in found] == ["VER-UNP-102"]
 
@@ -85,27 +85,27 @@ def test_hardlink_shares_content_and_escape_is_reported(tmp_path):
 
 
 def test_devices_recorded_not_created(tmp_path):
-    w, tree, found = make(tmp_path, archive=False)
+    w, tree, _found = make(tmp_path, archive=False)
     w.special("dev/console", "chardev", (5, 1), 0o600)
     assert tree.nodes["/dev/console"].rdev == (5, 1)
     assert not os.path.lexists(tmp_path / "out/dev/console")
 
 
 def test_nul_in_name_skipped(tmp_path):
-    w, tree, found = make(tmp_path)
+    w, _tree, found = make(tmp_path)
     assert w.file("a\x00b", [b"x"]) is None
     assert [f.rule for f in found] == ["VER-UNP-005"]
 
 
 def test_byte_limit(tmp_path):
-    w, tree, found = make(tmp_path, max_bytes=1000)
+    w, _tree, _found = make(tmp_path, max_bytes=1000)
     with pytest.raises(LimitExceeded) as exc:
         w.file("big", (b"\0" * 600 for _ in range(3)))
     assert exc.value.limit == "max_bytes"
 
 
 def test_file_count_limit(tmp_path):
-    w, tree, found = make(tmp_path, max_files=3)
+    w, _tree, _found = make(tmp_path, max_files=3)
     with pytest.raises(LimitExceeded) as exc:
         for i in range(10):
             w.file(f"f{i}", [b"x"])
@@ -113,14 +113,14 @@ def test_file_count_limit(tmp_path):
 
 
 def test_ratio_limit(tmp_path):
-    w, tree, found = make(tmp_path, max_ratio=10, ratio_floor=4096)
+    w, _tree, _found = make(tmp_path, max_ratio=10, ratio_floor=4096)
     with pytest.raises(LimitExceeded) as exc:
         w.file("bomb", (b"\0" * 4096 for _ in range(10)))
     assert exc.value.limit == "max_ratio"
 
 
 def test_remove_for_whiteouts(tmp_path):
-    w, tree, found = make(tmp_path)
+    w, tree, _found = make(tmp_path)
     w.file("etc/banner", [b"hi"])
     w.file("etc/x/y", [b"y"])
     w.remove("/etc/x")

@@ -6,6 +6,7 @@ import datetime as dt
 import shutil
 import signal
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -39,8 +40,11 @@ def scan(
     if workdir is not None:
         workdir.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="veracity-", dir=workdir))
-    previous = signal.getsignal(signal.SIGTERM)
-    if previous in (signal.SIG_DFL, None):
+    # a terminated scan still cleans up; signal handlers can only be set from the main thread (the web UI and
+    # batch run scans in worker threads, where the owner of the process decides what SIGTERM does)
+    own_signal = threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) in (
+        signal.SIG_DFL, None)
+    if own_signal:
         signal.signal(signal.SIGTERM, _terminate)
     cache = inventory_mod.Cache(cache_path)
     try:
@@ -92,9 +96,9 @@ def scan(
     finally:
         cache.close()
         shutil.rmtree(tmp, ignore_errors=True)
-        if previous in (signal.SIG_DFL, None):
+        if own_signal:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def _terminate(signum, frame):  # noqa: ARG001
+def _terminate(signum, frame):
     raise SystemExit(128 + signum)

@@ -91,9 +91,11 @@ _DOC_DIRS = ("/usr/share/doc/", "/usr/share/man/", "/usr/share/info/", "/usr/sha
 _DOC_NAMES = re.compile(
     r"^(?:readme|license|licence|copying|copyright|changelog|changes|news|authors|contributors|thanks|todo|history|"
     r"install|notice|maintainers|credits)(?:[._-].*)?$|\.(?:md|rst|adoc|markdown|texi|sample|example|dist|po|pot|"
-    r"[1-9](?:\.gz)?|man|pod|rdoc|pdf)$",
+    r"man|pod|rdoc|pdf)$",
     re.IGNORECASE,
 )
+# a manual page ("ls.1", "sshd.8.gz") only inside a man directory: "libc.so.6" or "busybox.1" elsewhere are code
+_MAN_PAGE = re.compile(r"/man/(?:[^/]+/)*[^/]+\.[1-9][a-z]*(?:\.gz)?$")
 NAMESPACE_HOSTS = frozenset({
     "www.w3.org", "w3.org", "schemas.xmlsoap.org", "schemas.microsoft.com", "schemas.upnp.org", "schemas.android.com",
     "schemas.openxmlformats.org", "purl.org", "ns.adobe.com", "xmlns.com", "tempuri.org", "www.wapforum.org",
@@ -214,7 +216,7 @@ def path_is_css(cand: Candidate) -> bool:
 def is_doc_path(path: str) -> bool:
     if path.startswith(_DOC_DIRS):
         return True
-    return bool(_DOC_NAMES.search(posixpath.basename(path)))
+    return bool(_DOC_NAMES.search(posixpath.basename(path)) or _MAN_PAGE.search(path))
 
 
 def local_ip(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:

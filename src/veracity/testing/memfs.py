@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ..inventory import Cache, Inventory, build
-from ..patterns import PatternSet
 from ..limits import Budget, Limits, RatioGuard
+from ..patterns import PatternSet
 from ..tree import Tree
 from ..unpack.writer import TreeWriter
 

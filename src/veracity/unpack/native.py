@@ -45,7 +45,7 @@ def _chunks(fh: IO[bytes]) -> Iterator[bytes]:
 _STREAMS: dict[str, tuple[bytes, Callable[[IO[bytes]], IO[bytes]]]] = {
     "gzip": (b"\x1f\x8b", lambda fh: gzip.GzipFile(fileobj=fh)),
     "bzip2": (b"BZh", lambda fh: bz2.BZ2File(fh)),
-    "xz": (b"\xfd7zXZ\x00", lambda fh: lzma.LZMAFile(fh, format=lzma.FORMAT_XZ)),
+    "xz": (b"\xfd7zXZ\x00", lambda fh: lzma.LZMAFile(fh, format=lzma.FORMAT_XZ)),  # noqa: SIM115 - the stream owns the file handle it wraps, closed by the caller
     "zstd": (b"\x28\xb5\x2f\xfd", lambda fh: zstandard.ZstdDecompressor().stream_reader(fh)),
 }
 

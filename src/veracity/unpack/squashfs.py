@@ -31,11 +31,10 @@ import lzma
 import os
 import struct
 import threading
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 import zlib
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 try:  # optional codecs: a missing one only makes such images unreadable

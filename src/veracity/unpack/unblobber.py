@@ -25,7 +25,6 @@ from pathlib import Path
 from ..limits import Budget, LimitExceeded
 
 
-
 def quiet_unblob() -> None:
     """unblob logs through structlog at debug level by default, which costs ~25x in speed."""
     import structlog
@@ -124,7 +123,7 @@ def _worker(handler_name: str, inpath: str, outdir: str, max_file: int, conn) ->
             out = Path(outdir)
             restrict_access(
                 AccessFS.read("/"),
-                AccessFS.read_write("/dev/shm"),  # noqa: S108 - multiprocessing needs it
+                AccessFS.read_write("/dev/shm"),
                 AccessFS.read_write(out.parent),
                 AccessFS.remove_dir(out.parent),
                 AccessFS.remove_file(out.parent),
