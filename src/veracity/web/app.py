@@ -7,6 +7,7 @@ server path an admin registers, which must lie under a root given with ``--regis
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
@@ -65,19 +66,21 @@ def _clean(value: str | None, n: int = 200) -> str | None:
 
 
 def create_app(store: Store, settings: Settings) -> FastAPI:
-    app = FastAPI(title="veracity", version=__version__, docs_url=None, redoc_url=None,
+    scanner = Scanner(store, workers=settings.workers, cache_path=settings.cache_path,
+                      workdir=settings.data_dir / "work")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        yield
+        scanner.close()
+
+    app = FastAPI(title="veracity", version=__version__, docs_url=None, redoc_url=None, lifespan=lifespan,
                   description="Store of veracity scans: products, versions, findings, search, data flow, diff.")
     env = Environment(loader=PackageLoader("veracity.web", "templates"), autoescape=select_autoescape(default=True),
                       trim_blocks=True, lstrip_blocks=True)
-    scanner = Scanner(store, workers=settings.workers, cache_path=settings.cache_path,
-                      workdir=settings.data_dir / "work")
     app.state.store = store
     app.state.scanner = scanner
     app.state.settings = settings
-
-    @app.on_event("shutdown")
-    def _shutdown() -> None:
-        scanner.close()
 
     @app.middleware("http")
     async def headers(request: Request, call_next):
