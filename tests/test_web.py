@@ -198,3 +198,18 @@ def test_token_cli(tmp_path, capsys):
     assert "ci" in out and tok not in out
     args = parser.parse_args(["serve", "--db", str(db), "--port", "0", "--max-upload", "10M"])
     assert args.max_upload == 10 << 20
+
+
+def test_missing_server_extra_is_explained_not_raised(monkeypatch, capsys, tmp_path):
+    import argparse
+
+    from veracity import extras
+
+    real = extras.missing
+    monkeypatch.setattr(extras, "missing", lambda mods: [*real(mods), "fastapi"])
+    parser = argparse.ArgumentParser(prog="veracity")
+    sub = parser.add_subparsers(dest="command")
+    run = register(sub)
+    assert run(parser.parse_args(["serve", "--db", str(tmp_path / "s.sqlite")])) == 3
+    assert "pip install 'veracity[server]'" in capsys.readouterr().err
+    assert extras.missing(("json", "no_such_module_here")) == ["no_such_module_here", "fastapi"]

@@ -295,6 +295,10 @@ def register(subparsers) -> Callable[[argparse.Namespace], int]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from . import extras
+
+    if not extras.require("batch", ("sqlalchemy", "alembic") + (("distributed",) if args.scheduler else ())):
+        return 3
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 

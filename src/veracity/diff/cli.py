@@ -66,7 +66,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def register(subparsers: Any) -> Any:
     """Add ``diff`` to the main parser's subparsers; returns the handler (also set as ``args.handler``)."""
     p = subparsers.add_parser("diff", help="what an update changes, in security terms (images or saved reports)",
-                              description=__doc__.split("\n\n")[0])
+                              description="What an update changes in the ways in and out: accounts, services, "
+                                          "endpoints, keys, components, vulnerabilities, findings, executables.")
     add_arguments(p)
     p.set_defaults(handler=run)
     return run

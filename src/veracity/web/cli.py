@@ -13,6 +13,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from .. import extras
+
 
 def _size(text: str) -> int:
     m = re.fullmatch(r"(\d+)\s*([kmg]?)i?b?", text.strip().lower())
@@ -44,6 +46,8 @@ def register(subparsers) -> Callable[[argparse.Namespace], int]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not extras.require("serve"):
+        return 3
     import uvicorn
 
     from ..inventory import default_cache_path
@@ -79,6 +83,8 @@ def register_token(subparsers) -> Callable[[argparse.Namespace], int]:
 
 
 def run_token(args: argparse.Namespace) -> int:
+    if not extras.require("token", ("sqlalchemy", "alembic")):
+        return 3
     from sqlalchemy import select
 
     from ..store import Store, Token
