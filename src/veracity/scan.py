@@ -15,7 +15,7 @@ from typing import Any
 from . import inventory as inventory_mod
 from . import report as report_mod
 from .checks import registry
-from .checks.base import NotApplicable
+from .checks.runner import run_checks
 from .findings import Finding
 from .limits import Limits
 from .options import ScanOptions
@@ -63,23 +63,11 @@ def scan(
         inv = inventory_mod.build(
             unpacked.trees, cache, lambda n, total: say(f"reading files {n}/{total}"), registry.patterns(instances)
         )
-        findings: list[Finding] = [*unpacked.findings, *inv.findings]
-        sections: dict[str, list[dict]] = {}
-        ran: list[dict] = []
-        for check in instances:
-            say(f"check {check.ID}")
-            try:
-                findings.extend(check.run(inv, sections))
-                ran.append({"id": check.ID, "status": "ran", "reason": None})
-            except NotApplicable as exc:
-                ran.append({"id": check.ID, "status": "not-applicable", "reason": str(exc)})
-            except Exception as exc:  # noqa: BLE001 - one broken check must not lose the others
-                findings.append(
-                    registry.CHECK_FAILED.finding(
-                        path=None, container=(target.name,), evidence=f"{check.ID}: {exc!r}", key=check.ID
-                    )
-                )
-                ran.append({"id": check.ID, "status": "failed", "reason": repr(exc)})
+        say("checks " + ", ".join(c.ID for c in instances))
+        # the checks have the scan's time limit, and at least a minute when unpacking used it up
+        deadline = max(t0 + limits.timeout_s, time.monotonic() + 60)
+        found, ran, sections = run_checks(instances, inv, target.name, deadline)
+        findings: list[Finding] = [*unpacked.findings, *inv.findings, *found]
         sections["checks"] = ran
         from .standards import conformance
 

@@ -1634,6 +1634,8 @@ class MalcodeCheck:
     TITLE: ClassVar[str] = "Malicious code and unknown backdoors (heuristics)"
     RULES: ClassVar[tuple[Rule, ...]] = RULES
     PATTERNS: ClassVar[tuple[Pattern, ...]] = PATTERNS
+    ISOLATED: ClassVar[bool] = True
+    """Reads and writes no report section: may run in a process of its own (see checks.runner)."""
 
     def run(self, inv: Inventory, sections: dict[str, list[dict]]) -> Iterable[Finding]:
         out: list[Finding] = []

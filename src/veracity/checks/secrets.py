@@ -279,6 +279,8 @@ class SecretsCheck:
     TITLE: ClassVar[str] = "Hard-coded passwords, tokens and cloud keys"
     RULES: ClassVar[tuple[Rule, ...]] = (CLOUD, SERVICE_TOKEN, JWT, URL_CREDENTIALS, ASSIGNMENT, PPP_SECRETS, CAPPED)
     PATTERNS: ClassVar[tuple[Pattern, ...]] = _PATTERNS
+    ISOLATED: ClassVar[bool] = True
+    """Reads and writes no report section: may run in a process of its own (see checks.runner)."""
 
     def run(self, inv: Inventory, sections: dict[str, list[dict]]) -> Iterable[Finding]:
         if not inv.items:

@@ -1,0 +1,43 @@
+"""What the benchmarks share: measuring a command as a child process, and writing one section of RESULTS.md.
+
+RESULTS.md holds one section per benchmark between ``<!-- NAME -->`` and ``<!-- /NAME -->``; a run replaces its
+own section and leaves the others (each section says when it ran: compare ratios within a section only).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+TITLE = "# Benchmark results\n"
+
+
+def measure(argv: list[str], env: dict | None = None) -> dict:
+    """Wall time, CPU time (user + system, children included) and peak RSS of one command."""
+    t0 = time.monotonic()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.monotonic() - t0
+    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"{argv[0]} failed ({proc.returncode}): {err[-2000:]}")
+    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_mib": usage.ru_maxrss / 1024,
+            "rc": proc.returncode, "err": err}
+
+
+def write_section(name: str, heading: str, intro: str, body: str, path: Path = RESULTS) -> None:
+    """Replace section ``name`` of RESULTS.md (appended when absent)."""
+    text = path.read_text(encoding="utf-8") if path.exists() else TITLE
+    start, end = f"<!-- {name} -->", f"<!-- /{name} -->"
+    block = f"{start}\n## {heading}\n\n{intro}\n\n{body.rstrip()}\n{end}"
+    if start in text and end in text:
+        head, _, rest = text.partition(start)
+        _, _, tail = rest.partition(end)
+        text = head + block + tail
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    path.write_text(text, encoding="utf-8")

@@ -1,0 +1,164 @@
+"""Run the checks over an inventory: in registry order, and the isolated ones on the second core.
+
+A check whose class says ``ISOLATED = True`` reads no report section and writes none, so it can run in a forked
+child while the others run here; the child sends its findings back through a pipe (pickled: the data never leaves
+this program and its own child). Both cores work on the checks of one scan, so on a 2-core machine the heavy
+heuristics of ``malcode`` cost (almost) no wall time beside ``egress``.
+
+Whatever goes wrong with the child (no ``fork`` on this platform, the child killed, an unreadable answer) the
+isolated checks run here instead, so the result is the same; only the time limit is final: a child still working
+at the scan's deadline is killed and its checks are reported as failed. ``VERACITY_NO_FORK=1`` runs everything
+in this process (for debugging and profiling).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import select
+import signal
+import time
+from typing import Any
+
+from ..findings import Finding
+from ..inventory import Inventory
+from .base import NotApplicable
+
+Outcome = tuple[list[Finding], dict[str, Any]]
+"""A check's findings and its entry of the report's ``checks`` list."""
+
+
+def run_one(check: Any, inv: Inventory, sections: dict[str, list[dict]], target: str) -> Outcome:
+    """One check; a check that does not apply or breaks is an outcome, never an exception."""
+    from .registry import CHECK_FAILED
+
+    try:
+        return list(check.run(inv, sections)), {"id": check.ID, "status": "ran", "reason": None}
+    except NotApplicable as exc:
+        return [], {"id": check.ID, "status": "not-applicable", "reason": str(exc)}
+    except Exception as exc:  # noqa: BLE001 - one broken check must not lose the others
+        finding = CHECK_FAILED.finding(path=None, container=(target,), evidence=f"{check.ID}: {exc!r}", key=check.ID)
+        return [finding], {"id": check.ID, "status": "failed", "reason": repr(exc)}
+
+
+class _Child:
+    """The isolated checks running in a forked child."""
+
+    def __init__(self, checks: list[Any], inv: Inventory, target: str):
+        self.ids = [c.ID for c in checks]
+        read, write = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:  # the child: never returns
+            status = 70
+            try:
+                os.close(read)
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
+                data = pickle.dumps({c.ID: run_one(c, inv, {}, target) for c in checks},
+                                    protocol=pickle.HIGHEST_PROTOCOL)
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(write, view):]
+                status = 0
+            except BaseException:  # noqa: BLE001, S110 - the parent runs the checks itself on any failure
+                pass
+            finally:
+                os._exit(status)
+        os.close(write)
+        self.fd = read
+
+    def collect(self, deadline: float) -> dict[str, Outcome] | str:
+        """The child's outcomes, or why there are none: ``"timeout"`` or ``"failed"``."""
+        chunks: list[bytes] = []
+        try:
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self.kill()
+                    return "timeout"
+                ready, _, _ = select.select([self.fd], [], [], min(left, 1.0))
+                if not ready:
+                    continue
+                chunk = os.read(self.fd, 1 << 20)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        finally:
+            if self.fd >= 0:
+                os.close(self.fd)
+                self.fd = -1
+        _, status = os.waitpid(self.pid, 0)
+        self.pid = 0
+        if os.waitstatus_to_exitcode(status) != 0:
+            return "failed"
+        try:
+            got = pickle.loads(b"".join(chunks))  # written by our own child a moment ago, never by the image
+        except Exception:  # noqa: BLE001
+            return "failed"
+        if not isinstance(got, dict) or set(got) != set(self.ids):
+            return "failed"
+        return got
+
+    def kill(self) -> None:
+        if self.pid > 0:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+            self.pid = 0
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+def _may_fork() -> bool:
+    return hasattr(os, "fork") and os.environ.get("VERACITY_NO_FORK", "") in ("", "0")
+
+
+def run_checks(instances: tuple | list, inv: Inventory, target: str, deadline: float
+               ) -> tuple[list[Finding], list[dict[str, Any]], dict[str, list[dict]]]:
+    """Every check of ``instances``: their findings and ``checks`` entries in registry order, and the sections
+    they filled."""
+    sections: dict[str, list[dict]] = {}
+    isolated = [c for c in instances if getattr(c, "ISOLATED", False)]
+    child: _Child | None = None
+    if isolated and len(isolated) < len(instances) and _may_fork():
+        try:
+            child = _Child(isolated, inv, target)
+        except OSError:
+            child = None
+    outcomes: dict[str, Outcome] = {}
+    try:
+        for check in instances:
+            if child is None or check.ID not in child.ids:
+                outcomes[check.ID] = run_one(check, inv, sections, target)
+        if child is not None:
+            got = child.collect(deadline)
+            for check in isolated:
+                if isinstance(got, dict):
+                    outcomes[check.ID] = got[check.ID]
+                elif got == "timeout":
+                    outcomes[check.ID] = run_one(_TimedOut(check.ID), inv, {}, target)
+                else:
+                    outcomes[check.ID] = run_one(check, inv, {}, target)
+    finally:
+        if child is not None:
+            child.kill()
+    findings: list[Finding] = []
+    ran: list[dict[str, Any]] = []
+    for check in instances:
+        found, entry = outcomes[check.ID]
+        findings.extend(found)
+        ran.append(entry)
+    return findings, ran, sections
+
+
+class _TimedOut:
+    """Stands for a check whose child was killed at the scan's deadline: its outcome is a failure."""
+
+    def __init__(self, check_id: str):
+        self.ID = check_id
+
+    def run(self, inv: Inventory, sections: dict[str, list[dict]]) -> list[Finding]:
+        raise TimeoutError("the scan time limit was reached while this check ran")
