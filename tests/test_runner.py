@@ -20,7 +20,10 @@ class _Check:
         self.ID = check_id
 
     def run(self, inv, sections):
-        sections.setdefault("order", []).append(self.ID)
+        if not self.ISOLATED:
+            time.sleep(0.3)  # the child takes the isolated checks first
+            sections.setdefault("order", []).append(self.ID)
+        sections[f"by-{self.ID}"] = [{"where": self._where()}]
         return [RULE.finding(path="/etc/passwd", container=("t",), evidence=f"{self.ID} in {self._where()}",
                              key=self.ID)]
 
@@ -60,7 +63,15 @@ def test_isolated_checks_run_in_a_child_and_keep_registry_order(tmp_path):
     findings, ran, sections = run_checks(checks, _inv(tmp_path), "t", time.monotonic() + 60)
     assert _evidence(findings) == ["a in parent", "b in child", "c in parent"]
     assert [r["id"] for r in ran] == ["a", "b", "c"] and {r["status"] for r in ran} == {"ran"}
-    assert sections["order"] == ["a", "c"]  # the isolated check's sections are its own
+    assert sections["order"] == ["a", "c"]
+    assert sections["by-b"] == [{"where": "child"}]
+
+
+def test_the_parent_takes_what_the_child_has_not(tmp_path):
+    checks = [_Isolated("x"), _Isolated("y"), _Isolated("z")]
+    findings, ran, _ = run_checks(checks, _inv(tmp_path), "t", time.monotonic() + 60)
+    assert [f.evidence.split()[0] for f in findings] == ["x", "y", "z"]
+    assert [r["status"] for r in ran] == ["ran"] * 3
 
 
 def test_no_fork_runs_everything_here(tmp_path, monkeypatch):

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from .findings import Finding
 from .patterns import PatternSet
@@ -131,6 +132,20 @@ class Inventory:
     _index: dict[tuple[int, str], Item] = field(default_factory=dict)
     _strings: dict[str, tuple[tuple[int, str], ...]] = field(default_factory=dict)
     _sorted: list[tuple[str, int]] | None = None
+    cache: Cache | None = None
+    """Where checks keep per-file results (:meth:`recall`, :meth:`keep`); None: nothing is kept."""
+
+    def recall(self, namespace: str, key: str) -> Any:
+        """A per-file result a check kept in an earlier scan (see :meth:`Cache.result`), or None."""
+        return self.cache.result(namespace, key) if self.cache is not None else None
+
+    def keep(self, namespace: str, key: str, value: Any) -> None:
+        if self.cache is not None:
+            self.cache.keep(namespace, key, value)
+
+    def flush(self) -> None:
+        if self.cache is not None:
+            self.cache.flush()
 
     def add(self, item: Item) -> None:
         self.items.append(item)
@@ -218,6 +233,9 @@ class Cache:
     def __init__(self, path: Path | None):
         self.db: sqlite3.Connection | None = None
         self.salt = INVENTORY_VERSION
+        self.path = path
+        self.pid = os.getpid()
+        self.pending: list[tuple[str, bytes]] = []
         if path is None:
             return
         try:
@@ -225,8 +243,64 @@ class Cache:
             self.db = sqlite3.connect(path, timeout=10)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("CREATE TABLE IF NOT EXISTS facts (key TEXT PRIMARY KEY, value BLOB NOT NULL)")
+            self.db.execute("CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, value BLOB NOT NULL)")
         except sqlite3.Error:
             self.db = None
+
+    # -- per-file results of checks ----------------------------------------------------------------------
+    # A check that spends time on each file keeps what it found there by content (and whatever else its answer
+    # depends on) so that identical files in the next scan or the next version cost a look-up. The key carries
+    # a digest of veracity's own code and data: any change to them starts afresh. A forked child (see
+    # checks.runner) never touches the connection it inherited: it opens its own for reading and writing.
+
+    def _conn(self) -> sqlite3.Connection | None:
+        if self.db is None or self.pid == os.getpid():
+            return self.db
+        # the inherited connection must be neither used nor closed here (closing it would checkpoint the
+        # parent's WAL under its feet): it is kept referenced until this process ends with os._exit
+        _INHERITED.append(self.db)
+        try:
+            self.db = sqlite3.connect(self.path, timeout=10)  # type: ignore[arg-type]
+        except sqlite3.Error:
+            self.db = None
+        self.pid = os.getpid()
+        return self.db
+
+    def result(self, namespace: str, key: str) -> Any:
+        """What a check kept for ``key`` (JSON-decoded), or None."""
+        db = self._conn()
+        if db is None:
+            return None
+        try:
+            row = db.execute("SELECT value FROM results WHERE key = ?", (_result_key(namespace, key),)).fetchone()
+            return None if row is None else json.loads(zlib.decompress(row[0]))
+        except (sqlite3.Error, zlib.error, ValueError):
+            return None
+
+    def keep(self, namespace: str, key: str, value: Any) -> None:
+        """Keep a JSON-serialisable ``value`` for ``key``; written by :meth:`flush`."""
+        if self.db is not None:
+            data = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+            self.pending.append((_result_key(namespace, key), zlib.compress(data, 1)))
+
+    def commit(self) -> None:
+        db = self._conn()
+        if db is not None:
+            try:
+                db.commit()
+            except sqlite3.Error:
+                pass
+
+    def flush(self) -> None:
+        db = self._conn()
+        pending, self.pending = self.pending, []
+        if db is None or not pending:
+            return
+        try:
+            db.executemany("INSERT OR REPLACE INTO results VALUES (?, ?)", pending)
+            db.commit()
+        except sqlite3.Error:
+            pass
 
     def get(self, sha256: str) -> FileFacts | None:
         if self.db is None:
@@ -252,10 +326,31 @@ class Cache:
 
     def close(self) -> None:
         if self.db is not None:
+            self.flush()
             try:
                 self.db.commit()
             finally:
                 self.db.close()
+                self.db = None
+
+
+_INHERITED: list[sqlite3.Connection] = []
+
+
+@cache
+def code_digest() -> str:
+    """Digest of veracity's code and data as installed: results kept by an older build are never used."""
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc":
+            h.update(str(p.relative_to(root)).encode() + b"\0")
+            h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _result_key(namespace: str, key: str) -> str:
+    return f"{namespace}:{code_digest()}:{key}"
 
 
 def default_cache_path() -> Path:
@@ -271,7 +366,7 @@ def build(
 ) -> Inventory:
     patterns = patterns or PatternSet(())
     cache.salt = f"{INVENTORY_VERSION}:{patterns.digest}"
-    inv = Inventory(trees)
+    inv = Inventory(trees, cache=cache)
     memo: dict[str, FileFacts] = {}
     kept = dropped = dropped_bytes = 0
     seen_text: set[str] = set()
@@ -316,6 +411,7 @@ def build(
                 "memory budget; checks saw only their strings", key="text-budget",
             )
         )
+    cache.commit()  # no write transaction stays open while the checks (and their child) keep results
     return inv
 
 

@@ -415,11 +415,14 @@ class _Collector:
         self.looked = False
         """Something account-like was there (a dangling /etc/passwd), even if no account could be read."""
         self.db_paths: set[tuple[int, str]] = set()
+        self.by_tree: dict[int, list[Item]] = {}
+        for item in inv.items:  # one pass: images with a thousand nested trees are common
+            self.by_tree.setdefault(id(item.tree), []).append(item)
 
     # -- per tree ---------------------------------------------------------------------------------------
 
     def tree(self, tree: Tree) -> None:
-        items = [i for i in self.inv.items if i.tree is tree and not nonproduct(i.node.path)]
+        items = [i for i in self.by_tree.get(id(tree), ()) if not nonproduct(i.node.path)]
         passwd_items = [i for i in items if _PASSWD_NAME.search(i.node.name) and not _HTPASSWD_NAME.search(i.node.name)]
         shadow_items = {i.node.path: i for i in items if _SHADOW_NAME.search(i.node.name)}
         group_items = {i.node.path: i for i in items if _GROUP_NAME.search(i.node.name)}

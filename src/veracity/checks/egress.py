@@ -24,10 +24,11 @@ and text of the web interface (the administrator's browser, not the device, may 
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 from ..egress import context, extract, noise
@@ -146,8 +147,16 @@ class EgressCheck:
                                          UNDECLARED_PORT, INPUT_PROBLEM)
     PATTERNS: ClassVar[tuple[Pattern, ...]] = extract.patterns()
 
+    COST: ClassVar[int] = 5
+    """Relative weight: the heaviest isolated checks are started first (see checks.runner)."""
+
     def __init__(self, options: ScanOptions | None = None):
         self.options = options or ScanOptions()
+
+    @property
+    def ISOLATED(self) -> bool:
+        """Without a declaration or MUD file, egress reads no section another check writes: it may run apart."""
+        return self.options.declaration is None and self.options.mud is None
 
     def run(self, inv: Inventory, sections: dict[str, list[dict]]) -> Iterable[Finding]:
         if not inv.items:
@@ -206,7 +215,9 @@ class EgressCheck:
     # -- extraction --
 
     def _collect(self, inv: Inventory, out: list[Finding]) -> tuple[list[_Endpoint], dict[str, list]]:
-        judge = noise.Judge(_tree_versions(inv))
+        versions = _tree_versions(inv)
+        judge = noise.Judge(versions)
+        judged = hashlib.sha256("\n".join(sorted(versions)).encode()).hexdigest()[:16]
         found: dict[tuple[str, str], _Endpoint] = {}
         stats: dict[str, list] = {}
         shell_id = extract.PATTERN_PREFIX + "shell"
@@ -218,35 +229,53 @@ class EgressCheck:
                 stats.setdefault(noise.DOCUMENTATION_FILE.id, [0, set()])[0] += 1
                 continue
             full = any(c.startswith(extract.PATTERN_PREFIX) for c in item.facts.capped)
-            shell_file = item.facts.kind == "script" or any(h[0] == shell_id for h in hits)
             path = item.node.path
-            binary = item.facts.text is None
-            try:
-                cands = list(extract.candidates(item, full))
-            except OSError as exc:
-                out.append(INPUT_PROBLEM.finding(path=path, container=item.tree.container, key="read",
-                                                 evidence=f"cannot read for endpoints: {exc.strerror or exc}"))
-                continue
-            for cand in cands:
-                ctx = context.of(cand, path, binary)
-                sup = judge.suppress(cand, path, key=ctx.key, web=ctx.web is not None)
-                if sup is not None:
-                    entry = stats.setdefault(sup.id, [0, set()])
+            # what one file yields depends on its content, its path and the image's version-named directories
+            key = f"{item.facts.sha256}|{int(full)}|{int(item.facts.text is None)}|{judged}|{path}"
+            events = _decode_events(inv.recall(CACHE_NAMESPACE, key))
+            if events is None:
+                try:
+                    events = self._file_events(item, hits, full, judge)
+                except OSError as exc:
+                    out.append(INPUT_PROBLEM.finding(path=path, container=item.tree.container, key="read",
+                                                     evidence=f"cannot read for endpoints: {exc.strerror or exc}"))
+                    continue
+                inv.keep(CACHE_NAMESPACE, key, _encode_events(events))
+            for event in events:
+                if event[0] == "noise":
+                    entry = stats.setdefault(event[1], [0, set()])
                     entry[0] += 1
                     if len(entry[1]) < MAX_NOISE_EXAMPLES * 4:
-                        entry[1].add(cand.value)
+                        entry[1].add(event[2])
                     continue
-                local = _is_local(cand)
+                _, cand, local, purpose, rule = event
                 ep = found.get((cand.kind, cand.value))
                 if ep is None:
                     ep = found[(cand.kind, cand.value)] = _Endpoint(
                         cand.kind, cand.value, cand.host, cand.port, cand.scheme, cand.path, local)
                 ep.locations.append((item, cand))
-                if not local:
-                    purpose, rule = purposes.classify(cand, ctx, shell_file)
-                    if purpose is not None and rule is not None:
-                        ep.purposes.append((purpose, rule))
+                if purpose is not None and rule is not None:
+                    ep.purposes.append((purpose, rule))
         return list(found.values()), stats
+
+    @staticmethod
+    def _file_events(item: Item, hits: list, full: bool, judge: noise.Judge) -> list[tuple]:
+        """What one file yields, in order: ``("noise", rule id, value)`` for a suppressed candidate,
+        ``("endpoint", candidate, local, purpose, purpose rule)`` for the others."""
+        shell_file = item.facts.kind == "script" or any(h[0] == extract.PATTERN_PREFIX + "shell" for h in hits)
+        path = item.node.path
+        binary = item.facts.text is None
+        events: list[tuple] = []
+        for cand in extract.candidates(item, full):
+            ctx = context.of(cand, path, binary)
+            sup = judge.suppress(cand, path, key=ctx.key, web=ctx.web is not None)
+            if sup is not None:
+                events.append(("noise", sup.id, cand.value))
+                continue
+            local = _is_local(cand)
+            purpose, rule = purposes.classify(cand, ctx, shell_file) if not local else (None, None)
+            events.append(("endpoint", cand, local, purpose, rule))
+        return events
 
     def _record(self, ep: _Endpoint, owners: Owners) -> tuple[dict[str, Any], _Endpoint]:
         attribution = Attribution()
@@ -416,6 +445,39 @@ def _is_local(cand: extract.Candidate) -> bool:
     if _is_ip(host):
         return noise.local_ip(ipaddress.ip_address(host))
     return noise.local_name(host)
+
+
+CACHE_NAMESPACE = "egress-file"
+_CAND_FIELDS = tuple(f.name for f in fields(extract.Candidate))
+
+
+def _encode_events(events: list[tuple]) -> list[list]:
+    out: list[list] = []
+    for e in events:
+        if e[0] == "noise":
+            out.append(list(e))
+        else:
+            cand = e[1]
+            out.append(["endpoint", [getattr(cand, n) for n in _CAND_FIELDS], e[2], e[3], e[4]])
+    return out
+
+
+def _decode_events(data: Any) -> list[tuple] | None:
+    """Events kept by an earlier scan; None when there are none (or they do not fit this build)."""
+    if not isinstance(data, list):
+        return None
+    try:
+        out: list[tuple] = []
+        for e in data:
+            if e[0] == "noise":
+                out.append(("noise", e[1], e[2]))
+                continue
+            values = dict(zip(_CAND_FIELDS, e[1], strict=True))
+            values["before"], values["after"] = tuple(values["before"]), tuple(values["after"])
+            out.append(("endpoint", extract.Candidate(**values), e[2], e[3], e[4]))
+        return out
+    except (TypeError, ValueError, KeyError, IndexError):
+        return None
 
 
 def _tree_versions(inv: Inventory) -> frozenset[str]:

@@ -56,7 +56,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import ClassVar
 
-from ..findings import Finding, Rule
+from ..findings import SEVERITIES, Finding, Rule
 from ..inventory import Inventory, Item
 from ..patterns import Pattern
 
@@ -1636,57 +1636,109 @@ class MalcodeCheck:
     PATTERNS: ClassVar[tuple[Pattern, ...]] = PATTERNS
     ISOLATED: ClassVar[bool] = True
     """Reads and writes no report section: may run in a process of its own (see checks.runner)."""
+    COST: ClassVar[int] = 4
 
     def run(self, inv: Inventory, sections: dict[str, list[dict]]) -> Iterable[Finding]:
         out: list[Finding] = []
-        memo: dict[tuple[object, ...], tuple[list[Hit], _TextScan]] = {}
+        memo: dict[tuple[object, ...], list[list]] = {}
         strings_memo: dict[tuple[object, ...], list[Hit]] = {}
         for item in inv.items:
-            triggers = {pid.split("/", 1)[1] for pid, _s, _e in item.facts.matched("VER-MAL/")}
-            families = {t.split("/")[0] for t in triggers}
-            kind = item.facts.kind
-            if kind == "elf":
-                elf = item.facts.elf
-                imports = {i.split("@")[0] for i in elf.imports} if elf is not None else set()
-                wants_elf = elf is not None and (
-                    _ELF_SHAPE <= imports or families & {"shell", "web"}
-                    or ("auth" in families and imports & _CMP_IMPORTS and imports & _NET_INPUT))
-                if not wants_elf:
-                    continue
-                strings = inv.strings(item)
-                hits = list(_elf_findings(item, strings))
-                if "shell" in families and strings:
-                    hits += _strings_scan_memo(strings_memo, item, strings, triggers)
-                out.extend(_to_findings(item, hits, text=False))
-                continue
-            if not families and not _always(item):
-                continue
-            text = item.facts.text
-            if text is None:
-                if kind in ("script", "text"):
-                    if language(item.node.path, item) not in (*_SCRIPT_LANGS, "sh") or \
-                            item.node.path.lower().endswith((".html", ".htm")):
-                        continue  # a large document or data list: not code
+            if item.facts.kind != "elf" and item.facts.text is None and item.facts.kind in ("script", "text"):
+                # text not kept (memory budget): said once per file, never remembered (it depends on the scan)
+                triggers = {pid.split("/", 1)[1] for pid, _s, _e in item.facts.matched("VER-MAL/")}
+                if (triggers or _always(item)) and language(item.node.path, item) in (*_SCRIPT_LANGS, "sh") \
+                        and not item.node.path.lower().endswith((".html", ".htm")):
                     out.append(UNANALYSED.finding(path=item.node.path, container=item.tree.container,
                                                   evidence=f"{item.facts.size} bytes, text not kept"))
-                elif "shell" in families:
-                    strings = inv.strings(item)
-                    if strings:
-                        out.extend(_to_findings(item, _strings_scan_memo(strings_memo, item, strings, triggers),
-                                                text=False))
                 continue
-            lang = language(item.node.path, item)
-            if lang is None:
-                continue
-            # identical files are common (copies, hard links): analysed once (the path matters only through
-            # the inetd and package.json names)
-            key = (item.facts.sha256, lang, frozenset(triggers), _path_traits(item.node.path))
-            done = memo.get(key)
-            if done is None:
-                scan = _TextScan(item.node.path, text, lang, triggers)
-                done = memo[key] = (scan.run(), scan)
-            out.extend(_to_findings(item, done[0], text=True, scan=done[1]))
+            # what a file yields depends on its content and its path only: kept by both across scans
+            key = f"{item.facts.sha256}|{int(item.facts.text is None)}|{item.node.path}"
+            entries = inv.recall(CACHE_NAMESPACE, key)
+            if not _valid_entries(entries):
+                entries = self._entries(item, inv, memo, strings_memo)
+                inv.keep(CACHE_NAMESPACE, key, entries)
+            out.extend(_from_entries(item, entries))
         return out
+
+    @staticmethod
+    def _entries(item: Item, inv: Inventory, memo: dict, strings_memo: dict) -> list[list]:
+        """The hits of one file as JSON-ready entries (see :func:`_entry`)."""
+        triggers = {pid.split("/", 1)[1] for pid, _s, _e in item.facts.matched("VER-MAL/")}
+        families = {t.split("/")[0] for t in triggers}
+        kind = item.facts.kind
+        if kind == "elf":
+            elf = item.facts.elf
+            imports = {i.split("@")[0] for i in elf.imports} if elf is not None else set()
+            wants_elf = elf is not None and (
+                _ELF_SHAPE <= imports or families & {"shell", "web"}
+                or ("auth" in families and imports & _CMP_IMPORTS and imports & _NET_INPUT))
+            if not wants_elf:
+                return []
+            strings = inv.strings(item)
+            hits = list(_elf_findings(item, strings))
+            if "shell" in families and strings:
+                hits += _strings_scan_memo(strings_memo, item, strings, triggers)
+            return [_entry(h, None) for h in hits]
+        if not families and not _always(item):
+            return []
+        text = item.facts.text
+        if text is None:
+            if "shell" not in families:
+                return []
+            strings = inv.strings(item)
+            return [_entry(h, None) for h in _strings_scan_memo(strings_memo, item, strings, triggers)] \
+                if strings else []
+        lang = language(item.node.path, item)
+        if lang is None:
+            return []
+        # identical files are common (copies, hard links): analysed once (the path matters only through
+        # the inetd and package.json names)
+        key = (item.facts.sha256, lang, frozenset(triggers), _path_traits(item.node.path))
+        done = memo.get(key)
+        if done is None:
+            scan = _TextScan(item.node.path, text, lang, triggers)
+            done = memo[key] = [_entry(h, scan.line_of(h.offset)) for h in scan.run()]
+        return done
+
+
+CACHE_NAMESPACE = "malcode-file"
+_RULES_BY_ID = {r.id: r for r in RULES}
+
+
+def _entry(h: Hit, line: int | None) -> list:
+    """A hit as kept: ``[rule id, offset, evidence, key, severity, title, line]`` (line: text files only)."""
+    return [h.rule.id, h.offset, h.evidence, h.key, h.severity, h.title, line]
+
+
+def _valid_entries(entries: object) -> bool:
+    """Kept entries of the shape :func:`_entry` writes (anything else is computed again)."""
+    return isinstance(entries, list) and all(
+        isinstance(e, list) and len(e) == 7 and isinstance(e[0], str) and isinstance(e[1], int)
+        and isinstance(e[2], str) and isinstance(e[3], str) and (e[4] is None or e[4] in SEVERITIES)
+        and (e[6] is None or isinstance(e[6], int))
+        for e in entries)
+
+
+def _from_entries(item: Item, entries: list[list]) -> list[Finding]:
+    """Findings of one file from its entries: one per rule and line (text) or offset (binaries)."""
+    out: list[Finding] = []
+    seen: set[tuple[str, int | str]] = set()
+    counts: dict[str, int] = {}
+    for rule_id, offset, evidence, key, severity, _title, line in sorted(entries, key=lambda e: (e[1], e[0])):
+        rule = _RULES_BY_ID.get(rule_id)
+        if rule is None:  # kept by a build with other rules: the code digest makes this unlikely
+            continue
+        where: int | str = line if line is not None else offset
+        if (rule_id, where) in seen:
+            continue
+        seen.add((rule_id, where))
+        counts[key] = counts.get(key, 0) + 1
+        out.append(rule.finding(
+            path=item.node.path, container=item.tree.container, evidence=evidence, line=line,
+            offset=offset if line is None else None, severity=severity,
+            key=key if counts[key] == 1 else f"{key}#{counts[key]}",
+        ))
+    return out
 
 
 def _always(item: Item) -> bool:
@@ -1726,30 +1778,4 @@ def _strings_scan(item: Item, strings: tuple[tuple[int, str], ...], triggers: se
         k = bisect.bisect_right(starts, h.offset) - 1
         file_off = strings[k][0] + (h.offset - starts[k]) if k >= 0 else None
         out.append(Hit(h.rule, file_off if file_off is not None else 0, h.evidence, h.key, h.severity))
-    return out
-
-
-def _to_findings(item: Item, hits: list[Hit], text: bool, scan: _TextScan | None = None) -> list[Finding]:
-    out: list[Finding] = []
-    seen: set[tuple[str, int | str]] = set()
-    counts: dict[str, int] = {}
-    for h in sorted(hits, key=lambda h: (h.offset, h.rule.id)):
-        line = scan.line_of(h.offset) if text and scan is not None else None
-        where: int | str = line if line is not None else h.offset
-        if (h.rule.id, where) in seen:
-            continue
-        seen.add((h.rule.id, where))
-        counts[h.key] = counts.get(h.key, 0) + 1
-        key = h.key if counts[h.key] == 1 else f"{h.key}#{counts[h.key]}"
-        out.append(
-            h.rule.finding(
-                path=item.node.path,
-                container=item.tree.container,
-                evidence=h.evidence,
-                line=line,
-                offset=None if text else h.offset,
-                severity=h.severity,
-                key=key,
-            )
-        )
     return out

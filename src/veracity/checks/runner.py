@@ -1,9 +1,9 @@
 """Run the checks over an inventory: in registry order, and the isolated ones on the second core.
 
-A check whose class says ``ISOLATED = True`` reads no report section and writes none, so it can run in a forked
-child while the others run here; the child sends its findings back through a pipe (pickled: the data never leaves
-this program and its own child). Both cores work on the checks of one scan, so on a 2-core machine the heavy
-heuristics of ``malcode`` cost (almost) no wall time beside ``egress``.
+A check that says ``ISOLATED = True`` reads no report section another check writes, so it can run in a forked
+child while the others run here. The isolated checks wait in a queue, the heaviest (``COST``) first; the child
+and this process each take the next one when free, and the child sends its findings and sections back through a
+pipe (pickled: the data never leaves this program and its own child). Both cores work on the checks of one scan.
 
 Whatever goes wrong with the child (no ``fork`` on this platform, the child killed, an unreadable answer) the
 isolated checks run here instead, so the result is the same; only the time limit is final: a child still working
@@ -42,10 +42,19 @@ def run_one(check: Any, inv: Inventory, sections: dict[str, list[dict]], target:
 
 
 class _Child:
-    """The isolated checks running in a forked child."""
+    """A forked child that takes isolated checks from a shared queue until it is empty.
+
+    The queue is a pipe holding one byte per isolated check (its index); the parent and the child each read one
+    byte at a time (atomic on a pipe), so every check is taken by exactly one of them, whoever is free first.
+    """
 
     def __init__(self, checks: list[Any], inv: Inventory, target: str):
-        self.ids = [c.ID for c in checks]
+        self.checks = checks
+        qread, qwrite = os.pipe()
+        os.write(qwrite, bytes(range(len(checks))))
+        os.close(qwrite)  # readers see the end of the queue once it is empty
+        os.set_blocking(qread, False)
+        self.queue = qread
         read, write = os.pipe()
         self.pid = os.fork()
         if self.pid == 0:  # the child: never returns
@@ -54,8 +63,12 @@ class _Child:
                 os.close(read)
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
                 signal.signal(signal.SIGINT, signal.SIG_DFL)
-                data = pickle.dumps({c.ID: run_one(c, inv, {}, target) for c in checks},
-                                    protocol=pickle.HIGHEST_PROTOCOL)
+                done: dict[str, Any] = {}
+                while (check := self.take()) is not None:
+                    own: dict[str, list[dict]] = {}
+                    done[check.ID] = (*run_one(check, inv, own, target), own)
+                inv.flush()  # what the checks kept, through a connection of the child's own
+                data = pickle.dumps(done, protocol=pickle.HIGHEST_PROTOCOL)
                 view = memoryview(data)
                 while view:
                     view = view[os.write(write, view):]
@@ -67,8 +80,16 @@ class _Child:
         os.close(write)
         self.fd = read
 
-    def collect(self, deadline: float) -> dict[str, Outcome] | str:
-        """The child's outcomes, or why there are none: ``"timeout"`` or ``"failed"``."""
+    def take(self) -> Any | None:
+        """The next check nobody has taken, or None when the queue is empty."""
+        try:
+            byte = os.read(self.queue, 1)
+        except BlockingIOError:
+            return None
+        return self.checks[byte[0]] if byte else None
+
+    def collect(self, deadline: float) -> dict[str, Any] | str:
+        """The child's outcomes by check id, or why there are none: ``"timeout"`` or ``"failed"``."""
         chunks: list[bytes] = []
         try:
             while True:
@@ -95,9 +116,7 @@ class _Child:
             got = pickle.loads(b"".join(chunks))  # written by our own child a moment ago, never by the image
         except Exception:  # noqa: BLE001
             return "failed"
-        if not isinstance(got, dict) or set(got) != set(self.ids):
-            return "failed"
-        return got
+        return got if isinstance(got, dict) else "failed"
 
     def kill(self) -> None:
         if self.pid > 0:
@@ -107,9 +126,11 @@ class _Child:
             except (ProcessLookupError, ChildProcessError):
                 pass
             self.pid = 0
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
+        for name in ("fd", "queue"):
+            fd = getattr(self, name)
+            if fd >= 0:
+                os.close(fd)
+                setattr(self, name, -1)
 
 
 def _may_fork() -> bool:
@@ -122,8 +143,9 @@ def run_checks(instances: tuple | list, inv: Inventory, target: str, deadline: f
     they filled."""
     sections: dict[str, list[dict]] = {}
     isolated = [c for c in instances if getattr(c, "ISOLATED", False)]
+    isolated.sort(key=lambda c: -getattr(c, "COST", 1))  # the heaviest first, so the two halves end together
     child: _Child | None = None
-    if isolated and len(isolated) < len(instances) and _may_fork():
+    if isolated and _may_fork():
         try:
             child = _Child(isolated, inv, target)
         except OSError:
@@ -131,17 +153,23 @@ def run_checks(instances: tuple | list, inv: Inventory, target: str, deadline: f
     outcomes: dict[str, Outcome] = {}
     try:
         for check in instances:
-            if child is None or check.ID not in child.ids:
+            if child is None or check not in isolated:
                 outcomes[check.ID] = run_one(check, inv, sections, target)
         if child is not None:
+            while (check := child.take()) is not None:
+                outcomes[check.ID] = run_one(check, inv, sections, target)
             got = child.collect(deadline)
             for check in isolated:
-                if isinstance(got, dict):
-                    outcomes[check.ID] = got[check.ID]
+                if check.ID in outcomes:
+                    continue
+                if isinstance(got, dict) and check.ID in got:
+                    found, entry, own = got[check.ID]
+                    outcomes[check.ID] = (found, entry)
+                    sections.update(own)
                 elif got == "timeout":
                     outcomes[check.ID] = run_one(_TimedOut(check.ID), inv, {}, target)
-                else:
-                    outcomes[check.ID] = run_one(check, inv, {}, target)
+                else:  # the child died before it answered for this check: run it here
+                    outcomes[check.ID] = run_one(check, inv, sections, target)
     finally:
         if child is not None:
             child.kill()

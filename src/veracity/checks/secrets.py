@@ -281,6 +281,7 @@ class SecretsCheck:
     PATTERNS: ClassVar[tuple[Pattern, ...]] = _PATTERNS
     ISOLATED: ClassVar[bool] = True
     """Reads and writes no report section: may run in a process of its own (see checks.runner)."""
+    COST: ClassVar[int] = 1
 
     def run(self, inv: Inventory, sections: dict[str, list[dict]]) -> Iterable[Finding]:
         if not inv.items:

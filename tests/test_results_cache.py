@@ -1,0 +1,54 @@
+"""Per-file results of checks kept by content: a second scan gives the same report from the cache."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from veracity.checks import egress, malcode
+from veracity.scan import scan
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "router-firmware.bin"
+
+
+def _stable(report: dict) -> str:
+    report = dict(report)
+    report.pop("started_at", None)
+    report.pop("duration_s", None)
+    return json.dumps(report, sort_keys=True)
+
+
+def _namespaces(db: Path) -> dict[str, int]:
+    with sqlite3.connect(db) as con:
+        rows = con.execute("SELECT key FROM results").fetchall()
+    out: dict[str, int] = {}
+    for (key,) in rows:
+        ns = key.split(":", 1)[0]
+        out[ns] = out.get(ns, 0) + 1
+    return out
+
+
+def test_second_scan_from_kept_results_is_identical(tmp_path):
+    cache = tmp_path / "cache.sqlite"
+    cold = scan(EXAMPLE, cache_path=None)
+    first = scan(EXAMPLE, cache_path=cache)
+    kept = _namespaces(cache)
+    assert kept.get(egress.CACHE_NAMESPACE, 0) > 5 and kept.get(malcode.CACHE_NAMESPACE, 0) > 5
+    second = scan(EXAMPLE, cache_path=cache)
+    assert _stable(first) == _stable(cold) == _stable(second)
+    assert any(f["category"] == "egress.endpoint" for f in second["findings"])
+
+
+def test_damaged_kept_results_are_recomputed(tmp_path):
+    cache = tmp_path / "cache.sqlite"
+    cold = scan(EXAMPLE, cache_path=None)
+    scan(EXAMPLE, cache_path=cache)
+    with sqlite3.connect(cache) as con:  # every kept result replaced by something that does not decode
+        con.execute("UPDATE results SET value = ?", (b"not zlib",))
+    assert _stable(scan(EXAMPLE, cache_path=cache)) == _stable(cold)
+    with sqlite3.connect(cache) as con:  # valid JSON of the wrong shape
+        import zlib
+
+        con.execute("UPDATE results SET value = ?", (zlib.compress(b'[["endpoint", [1, 2], true]]'),))
+    assert _stable(scan(EXAMPLE, cache_path=cache)) == _stable(cold)
