@@ -126,3 +126,27 @@ def test_remove_for_whiteouts(tmp_path):
     w.remove("/etc/x")
     assert "/etc/x" not in tree.nodes and "/etc/x/y" not in tree.nodes
     assert not (tmp_path / "out/etc/x").exists()
+
+
+def test_a_directory_replaced_by_a_link_is_not_written_through_even_when_it_was_just_used(tmp_path):
+    """The writer keeps the last parent directory open; replacing that directory must drop it."""
+    w, tree, found = make(tmp_path)
+    assert w.file("d/sub/first", [b"1"]) is not None
+    w.symlink("d/sub", "/tmp")  # replaces the directory that was just written into
+    assert w.file("d/sub/pwned", [b"x"]) is None
+    assert [f.rule for f in found] == ["VER-UNP-103"]
+    assert not (tmp_path / "out/d/sub/pwned").exists() and tree.nodes["/d/sub"].kind == "symlink"
+    w.symlink("e", "/etc")
+    assert w.file("d/other", [b"2"]) is not None  # an unrelated link keeps the open parent
+    w.close()
+
+
+def test_parent_directories_are_reused_and_still_recorded(tmp_path):
+    w, tree, _ = make(tmp_path)
+    for i in range(50):
+        w.file(f"usr/lib/x/f{i}", [b"data"])
+    w.file("usr/bin/tool", [b"t"])
+    assert {p for p in tree.nodes if p.count("/") <= 3 and tree.nodes[p].kind == "dir"} >= {
+        "/usr", "/usr/lib", "/usr/lib/x", "/usr/bin"}
+    assert sorted(os.listdir(tmp_path / "out/usr/lib/x"))[:2] == ["f0", "f1"]
+    w.close()

@@ -66,8 +66,10 @@ def expand(paths: Iterable[Path]) -> list[Path]:
 def scan_path(path: str, cache_path: str | None = None, workdir: str | None = None) -> dict[str, Any]:
     """Scan one image and return its report (runs in a worker process or a Dask worker).
 
-    ``veracity.scan`` installs a SIGTERM handler, which only the main thread may do; on a worker thread whose
-    process has no handler yet (a Dask worker), the scan runs in a child ``veracity scan`` process instead.
+    On a worker thread of a process that has no SIGTERM handler of its own (a Dask worker), the scan runs in a
+    child ``veracity scan`` process: a terminated scan still cleans up its work directory, the worker's own
+    threads (heartbeats, transfers) are not slowed by the scan's GIL-bound work, and a scan that dies takes
+    no worker with it.
     """
     import signal as _signal
 

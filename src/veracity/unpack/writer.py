@@ -51,8 +51,27 @@ class TreeWriter:
         self.findings = findings
         self.archive = archive
         self.strict_links = strict_links
+        self._last: tuple[str, int] | None = None
+        """The parent directory opened last (its path, an fd of it): files come grouped by directory, so
+        most writes need no walk from the root. Dropped by anything that can change what a path is."""
         if "/" not in tree.nodes:
             tree.add(Node("/", "dir", 0o755))
+
+    def close(self) -> None:
+        self._forget()
+
+    def __del__(self) -> None:
+        self._forget()
+
+    def _replacing(self, path: str) -> None:
+        """``path`` is about to become something else: forget the open parent if it is, or lies under, it."""
+        if self._last is not None and (self._last[0] == path or self._last[0].startswith(path + "/")):
+            self._forget()
+
+    def _forget(self) -> None:
+        last, self._last = getattr(self, "_last", None), None
+        if last is not None:
+            os.close(last[1])
 
     # -- names -------------------------------------------------------------------------------------
 
@@ -83,6 +102,16 @@ class TreeWriter:
 
     def _parent_fd(self, path: str) -> int | None:
         """Open (creating as needed) the on-disk parent directory of ``path``; None if it must not be."""
+        parent = path.rstrip("/").rsplit("/", 1)[0]
+        if self._last is not None and self._last[0] == parent:
+            return os.dup(self._last[1])
+        fd = self._walk_to_parent(path)
+        if fd is not None:
+            self._forget()
+            self._last = (parent, os.dup(fd))
+        return fd
+
+    def _walk_to_parent(self, path: str) -> int | None:
         parts = path.strip("/").split("/")[:-1]
         fd = os.open(self.root, _DIR_FLAGS)
         current = ""
@@ -206,6 +235,7 @@ class TreeWriter:
         path = self.normalise(raw)
         if path is None:
             return
+        self._replacing(path)
         if not target or "\x00" in target:
             self._report(rules.UNSAFE_NAME, path, f"symlink with unusable target {target!r}", key=path)
             return
@@ -220,6 +250,7 @@ class TreeWriter:
         path = self.normalise(raw)
         if path is None:
             return
+        self._replacing(path)
         target = self.normalise(target_raw)
         if target is None:
             # normalise already reported a climbing target as traversal; say it is a link too
@@ -251,6 +282,7 @@ class TreeWriter:
         path = self.normalise(raw)
         if path is None:
             return
+        self._replacing(path)
         if self.archive and self.strict_links and kind in ("chardev", "blockdev"):
             self._report(rules.DEVICE_NODE, path, f"{kind} {rdev}", key=path)
         if self._parent_fd_closed(path):
@@ -266,6 +298,7 @@ class TreeWriter:
     # -- removal (OCI whiteouts, replaced entries) -------------------------------------------------
 
     def remove(self, path: str) -> None:
+        self._forget()
         prefix = path.rstrip("/") + "/"
         doomed = [p for p in self.tree.nodes if p == path or p.startswith(prefix)]
         for p in doomed:
