@@ -1,5 +1,5 @@
 """Bounded loopback load test of the REST API: N concurrent clients list scans and read findings and reports
-while a writer ingests reports (as a batch does). Writes bench/LOAD.md.
+while a writer ingests reports (as a batch does). Writes its section of bench/RESULTS.md.
 
     .venv/bin/python bench/load.py [--clients 8] [--seconds 10] [--db sqlite|postgresql://...]
 """
@@ -28,6 +28,9 @@ from veracity.store import Store
 from veracity.web.app import Settings, create_app
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+from results import write_section
 
 
 def _port() -> int:
@@ -106,8 +109,6 @@ def main() -> int:
         return statistics.quantiles(v, n=100)[int(p) - 1] if len(v) >= 2 else (v[0] if v else 0.0)
 
     lines = [
-        "# Load test (loopback)", "",
-        "Reproduce: `.venv/bin/python bench/load.py` (bounded: loopback only, fixed duration).", "",
         (f"Run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, {os.cpu_count()} cores; "
         f"store {store.engine.url.get_backend_name()}; uvicorn, 1 process; {args.clients} concurrent clients for "
         f"{wall:.1f} s while one writer ingested {ingested[0]} reports (each {len(base_report['findings'])} findings, "
@@ -118,7 +119,8 @@ def main() -> int:
     for kind, v in lat.items():
         lines.append(f"| {kind} | {len(v)} | {pct(v, 50):.1f} | {pct(v, 95):.1f} | {pct(v, 99):.1f} |")
     text = "\n".join(lines) + "\n"
-    (ROOT / "bench" / "LOAD.md").write_text(text, encoding="utf-8")
+    write_section("load", "Web API under load (loopback)",
+                  "Reproduce: `.venv/bin/python bench/load.py` (bounded: loopback only, fixed duration).", text)
     sys.stdout.write(text)
     store.close()
     import shutil

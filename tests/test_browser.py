@@ -98,6 +98,7 @@ def test_upload_scan_findings_diff(server, tmp_path):
         page.click("#compare")
         page.wait_for_selector("#new")
         assert "VER-SVC-002" in page.inner_text("#new")
+        assert page.inner_text(".verdict").strip()  # the security diff's verdict heads the page
         page.screenshot(path=str(shots / "5-diff.png"), full_page=True)
         page.goto(base + "/search?component=busybox&version=1.35.0")
         assert "vr-2000-1.0.bin" in page.inner_text("#component-results")

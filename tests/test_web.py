@@ -44,6 +44,10 @@ def env(tmp_path, report):
     r2["target"]["sha256"] = "22" * 32
     r2["target"]["name"] = "vr-1.1.bin"
     r2["findings"] = r2["findings"][1:]
+    extra = copy.deepcopy(next(e for e in r2["endpoints"] if e["egress"]))  # the update sends data to Germany
+    extra.update(value="https://collect.example-metrics.de/v1", host="collect.example-metrics.de", country="DE",
+                 registrable_domain="example-metrics.de", purpose="telemetry")
+    r2["endpoints"].append(extra)
     a = store.ingest(r1, vendor="Example", product=f"VR {EVIL}", version="1.0").scan_id
     b = store.ingest(r2, vendor="Example", product=f"VR {EVIL}", version="1.1").scan_id
     user = store.create_token("alice")
@@ -91,6 +95,12 @@ def test_pages_escape_image_strings(env):
     assert "&lt;script&gt;" in c.get(f"/scans/{env['a']}").text
     report = c.get(f"/scans/{env['a']}/report")
     assert report.status_code == 200 and EVIL not in report.text
+    compare = c.get(f"/diff?a={env['a']}&b={env['b']}").text
+    assert "collect.example-metrics.de" in compare and "The full security diff" in compare
+    full = c.get(f"/diff/report?a={env['a']}&b={env['b']}")
+    assert full.status_code == 200 and "<!DOCTYPE html>" in full.text and EVIL not in full.text
+    assert "collect.example-metrics.de" in full.text
+    assert c.get(f"/diff/report?a={env['a']}&b=999").status_code == 404
 
 
 def test_browse_search_diff_api(env):
@@ -114,6 +124,13 @@ def test_browse_search_diff_api(env):
     diff = c.get("/api/diff", params={"a": env["a"], "b": env["b"]}, headers=h).json()
     assert [f["fingerprint"] for f in diff["fixed"]] == [env["report"]["findings"][0]["fingerprint"]]
     assert diff["new"] == []
+    security = diff["security"]  # veracity.diff over the two stored reports
+    assert security["schema"] == "veracity-diff/1"
+    assert [f["fingerprint"] for f in security["findings"]["resolved"]] == [
+        env["report"]["findings"][0]["fingerprint"]]
+    assert ("endpoints", "added", "https://collect.example-metrics.de/v1") in {
+        (c["area"], c["change"], c["subject"]) for c in security["changes"]}
+    assert security["verdict"]["cross_border"]
     assert c.get("/api/scans/999", headers=h).status_code == 404
     spec = c.get("/openapi.json").json()
     assert {"/api/products", "/api/scans/{scan_id}/findings", "/api/search/components", "/api/upload",

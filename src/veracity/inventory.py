@@ -236,6 +236,7 @@ class Cache:
         self.path = path
         self.pid = os.getpid()
         self.pending: list[tuple[str, bytes]] = []
+        self.pending_facts: list[tuple[str, bytes]] = []
         if path is None:
             return
         try:
@@ -284,12 +285,7 @@ class Cache:
             self.pending.append((_result_key(namespace, key), zlib.compress(data, 1)))
 
     def commit(self) -> None:
-        db = self._conn()
-        if db is not None:
-            try:
-                db.commit()
-            except sqlite3.Error:
-                pass
+        self._write_facts()
 
     def flush(self) -> None:
         db = self._conn()
@@ -300,7 +296,10 @@ class Cache:
             db.executemany("INSERT OR REPLACE INTO results VALUES (?, ?)", pending)
             db.commit()
         except sqlite3.Error:
-            pass
+            try:
+                db.rollback()
+            except sqlite3.Error:
+                pass
 
     def get(self, sha256: str) -> FileFacts | None:
         if self.db is None:
@@ -317,15 +316,28 @@ class Cache:
         if self.db is None:
             return
         value = zlib.compress(facts.to_json().encode(), 1)
+        self.pending_facts.append((f"{self.salt}:{facts.sha256}", value))
+        if len(self.pending_facts) >= 128:
+            self._write_facts()
+
+    def _write_facts(self) -> None:
+        """One short write transaction: scans sharing the cache (a batch) never wait long for each other."""
+        pending, self.pending_facts = self.pending_facts, []
+        db = self._conn()
+        if db is None or not pending:
+            return
         try:
-            self.db.execute(
-                "INSERT OR REPLACE INTO facts VALUES (?, ?)", (f"{self.salt}:{facts.sha256}", value)
-            )
+            db.executemany("INSERT OR REPLACE INTO facts VALUES (?, ?)", pending)
+            db.commit()
         except sqlite3.Error:
-            pass
+            try:
+                db.rollback()
+            except sqlite3.Error:
+                pass
 
     def close(self) -> None:
         if self.db is not None:
+            self._write_facts()
             self.flush()
             try:
                 self.db.commit()

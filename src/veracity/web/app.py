@@ -280,15 +280,36 @@ def create_app(store: Store, settings: Settings) -> FastAPI:
     def dataflow_page(who: Principal = Depends(principal)) -> HTMLResponse:
         return page("dataflow.html", who, rows=store.dataflow())
 
+    def security_diff(a: int, b: int) -> dict[str, Any]:
+        """What version ``b`` changes against ``a`` in security terms (veracity.diff over the stored reports)."""
+        from ..diff.compare import compare
+        from ..diff.load import Side
+
+        scan_or_404(a)
+        scan_or_404(b)
+        old, new = store.report(a), store.report(b)
+        if old is None or new is None:
+            raise HTTPException(404, "no report (yet) for one of these scans")
+        return compare(Side("OLD", Path(f"scan-{a}.json"), "report", old),
+                       Side("NEW", Path(f"scan-{b}.json"), "report", new))
+
     @app.get("/diff", response_class=HTMLResponse, include_in_schema=False)
     def diff_page(a: int | None = None, b: int | None = None, who: Principal = Depends(principal)) -> HTMLResponse:
         scans = [s for s in store.scans(limit=500) if s.status == "done"]
-        result = None
+        result = security = None
         if a is not None and b is not None:
-            scan_or_404(a)
-            scan_or_404(b)
+            security = security_diff(a, b)
             result = store.diff(a, b)
-        return page("diff.html", who, scans=scans, a=a, b=b, result=result)
+        return page("diff.html", who, scans=scans, a=a, b=b, result=result, security=security)
+
+    @app.get("/diff/report", include_in_schema=False)
+    def diff_report_page(a: int, b: int, who: Principal = Depends(principal)) -> HTMLResponse:
+        from ..diff.render import render as render_diff
+
+        # like the report page: the page carries its own CSP (hash-pinned inline style, no script)
+        return HTMLResponse(render_diff("html", security_diff(a, b)),
+                            headers={"Content-Security-Policy": "frame-ancestors 'none'; form-action 'none'; "
+                                                                "base-uri 'none'; connect-src 'none'"})
 
     # -- REST API -------------------------------------------------------------------------------------------
     def scan_json(scan) -> dict[str, Any]:
@@ -356,7 +377,9 @@ def create_app(store: Store, settings: Settings) -> FastAPI:
     def api_diff(a: int, b: int, who: Principal = Depends(principal)) -> dict[str, Any]:
         scan_or_404(a)
         scan_or_404(b)
-        return {k: [finding_json(f) for f in v] for k, v in store.diff(a, b).items()}
+        out: dict[str, Any] = {k: [finding_json(f) for f in v] for k, v in store.diff(a, b).items()}
+        out["security"] = security_diff(a, b)
+        return out
 
     @app.post("/api/upload", tags=["scan"], status_code=202)
     async def api_upload(file: UploadFile = File(...), vendor: str = Form(""), product: str = Form(""),
