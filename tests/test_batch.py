@@ -102,3 +102,31 @@ def test_cli(tmp_path, fleet, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "already stored" in out and "1 images: 0 scanned, 1 already stored, 0 failed" in out
     assert run(parser.parse_args(["batch", str(tmp_path / "nope"), "--db", str(db)])) == 2
+
+
+def test_sign_stores_a_verifiable_attestation_with_each_scan(tmp_path, fleet, capsys, monkeypatch):
+    from veracity import attest
+
+    monkeypatch.setenv("VERACITY_NO_PROGRESS", "1")
+    key, pub = attest.keygen(tmp_path / "lab")
+    parser = argparse.ArgumentParser(prog="veracity")
+    run = batch.register(parser.add_subparsers(dest="command"))
+    db = tmp_path / "signed.sqlite"
+    assert run(parser.parse_args(["batch", str(fleet[0]), "--db", str(db), "--workers", "1", "--json",
+                                  "--sign", str(key), "--no-cache"])) == 0
+    scan_id = json.loads(capsys.readouterr().out)[0]["scan_id"]
+    store = Store(f"sqlite:///{db}")
+    [att] = store.attestations(scan_id)
+    envelope = tmp_path / "a.intoto.json"
+    envelope.write_text(att.body)
+    report = tmp_path / "report.json"
+    from veracity.report import dumps
+
+    report.write_text(dumps(store.report(scan_id)))
+    done = attest.verify(envelope, pub, fleet[0], report_path=report)  # signature, image and report digests
+    assert done.image_sha256 == batch.sha256_of(fleet[0]) and done.report_checked
+    _, other_pub = attest.keygen(tmp_path / "other")
+    with pytest.raises(attest.VerificationError):
+        attest.verify(envelope, other_pub, fleet[0])
+    store.close()
+    assert run(parser.parse_args(["batch", str(fleet[0]), "--db", str(db), "--sign", str(tmp_path / "none.key")])) == 2

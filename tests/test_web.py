@@ -230,3 +230,31 @@ def test_missing_server_extra_is_explained_not_raised(monkeypatch, capsys, tmp_p
     assert run(parser.parse_args(["serve", "--db", str(tmp_path / "s.sqlite")])) == 3
     assert "pip install 'veracity[server]'" in capsys.readouterr().err
     assert extras.missing(("json", "no_such_module_here")) == ["no_such_module_here", "fastapi"]
+
+
+def test_attestations_added_listed_and_downloaded(env, tmp_path):
+    from veracity import attest
+
+    c, h = env["client"], bearer(env["user"])
+    key, _ = attest.keygen(tmp_path / "vendor")
+    report = c.get(f"/api/scans/{env['a']}/report", headers=h).json()
+    envelope, _ = attest.attest_report(report, attest.load_private_key(key))
+    url = f"/api/scans/{env['a']}/attestations"
+    r = c.post(url, content=json.dumps(envelope), headers=h)
+    assert r.status_code == 201 and r.json()["image_sha256"] == ["11" * 32]
+    listed = c.get(url, headers=h).json()
+    assert [a["key_ids"] for a in listed] == [[envelope["signatures"][0]["keyid"]]]
+    got = c.get(listed[0]["url"], headers=h)
+    assert got.status_code == 200 and json.loads(got.text) == envelope
+    assert "attachment" in got.headers["content-disposition"]
+    # the subject must be this scan's image; anything else is refused
+    assert c.post(f"/api/scans/{env['b']}/attestations", content=json.dumps(envelope), headers=h).status_code == 400
+    assert c.post(url, content=b"{not json", headers=h).status_code == 400
+    forged = dict(envelope, payload="bm90IGpzb24=")
+    assert c.post(url, content=json.dumps(forged), headers=h).status_code == 400
+    assert c.post(url, content=b"x" * (5 << 20), headers=h).status_code == 413
+    assert c.get(f"/api/scans/{env['a']}/attestations/999", headers=h).status_code == 404
+    assert c.get(f"/api/scans/{env['b']}/attestations/{listed[0]['id']}", headers=h).status_code == 404
+    login(c, env["user"])
+    page = c.get(f"/scans/{env['a']}").text
+    assert envelope["signatures"][0]["keyid"] in page and "veracity verify" in page

@@ -189,6 +189,40 @@ def open_envelope(envelope: Mapping[str, Any], public_key) -> dict[str, Any]:
     return statement
 
 
+def describe_envelope(envelope: Any) -> dict[str, Any]:
+    """What an envelope says about itself, unverified (no key): the image digest it is for, the key ids of its
+    signatures, the report digest and the number of findings. AttestError when it is not a veracity attestation."""
+    if not isinstance(envelope, Mapping) or envelope.get("payloadType") != PAYLOAD_TYPE:
+        raise AttestError(f"not a DSSE envelope of {PAYLOAD_TYPE}")
+    try:
+        statement = json.loads(base64.b64decode(envelope.get("payload", ""), validate=True))
+    except (binascii.Error, TypeError, ValueError):
+        raise AttestError("the envelope's payload is not base64-encoded JSON") from None
+    if not isinstance(statement, dict) or statement.get("predicateType") != PREDICATE_TYPE \
+            or statement.get("_type") != STATEMENT_TYPE:
+        raise AttestError("not an in-toto statement of a veracity scan report")
+    sigs = envelope.get("signatures")
+    if not isinstance(sigs, list) or not sigs or not all(isinstance(x, Mapping) and x.get("sig") for x in sigs):
+        raise AttestError("the envelope carries no signature")
+    subjects = statement.get("subject") if isinstance(statement.get("subject"), list) else []
+    predicate = statement.get("predicate") if isinstance(statement.get("predicate"), dict) else {}
+    report = predicate.get("report") if isinstance(predicate.get("report"), dict) else {}
+    return {
+        "image_sha256": sorted({str((x.get("digest") or {}).get("sha256")) for x in subjects if isinstance(x, dict)}),
+        "key_ids": [str(x.get("keyid") or "") for x in sigs],
+        "report_sha256": (report.get("digest") or {}).get("sha256") if isinstance(report.get("digest"), dict) else None,
+        "findings": len(predicate.get("findings") or []) if isinstance(predicate.get("findings"), list) else 0,
+    }
+
+
+def attest_report(report: Mapping[str, Any], key, name: str = "report.json") -> tuple[dict[str, Any], bytes]:
+    """Sign a report held in memory: the envelope, and the report bytes it signs (the JSON report as written)."""
+    from .report import dumps
+
+    data = dumps(dict(report)).encode()
+    return sign_envelope(statement(report, data, name), key), data
+
+
 def read_envelope(path: Path) -> dict[str, Any]:
     """An envelope from a ``.intoto.jsonl`` (first JSON line) or a plain JSON file."""
     try:

@@ -169,8 +169,10 @@ def run_batch(
     meta: Callable[[Path], dict[str, Any]] | None = None,
     on_event: Callable[[str, Outcome | None, int], None] | None = None,
     on_stored: Callable[[Outcome], None] | None = None,
+    sign: Callable[[dict[str, Any]], str] | None = None,
 ) -> list[Outcome]:
-    """Scan ``paths`` into ``store``; return one Outcome per path, in the order given."""
+    """Scan ``paths`` into ``store``; return one Outcome per path, in the order given. ``sign`` turns a report
+    into a signed attestation (a DSSE envelope as JSON), stored with it."""
     from .report import rules_version
 
     rules = rules_version()
@@ -220,7 +222,7 @@ def run_batch(
                 try:
                     report = fut.result()
                     info = store.ingest(report, force=force, parameters={"batch": True},
-                                        **(meta(p) if meta else {}))
+                                        attestation=sign(report) if sign else None, **(meta(p) if meta else {}))
                     sev = (report.get("summary") or {}).get("by_severity") or {}
                     out = Outcome(str(p), sha, "stored" if info.created else "skipped", info.scan_id, dict(sev),
                                   report.get("duration_s"))
@@ -292,6 +294,9 @@ def register(subparsers) -> Callable[[argparse.Namespace], int]:
     p.add_argument("--no-cache", action="store_true", help="no inventory cache")
     p.add_argument("--workdir", type=Path, default=None, help="where images are unpacked")
     p.add_argument("--json", action="store_true", help="print the outcomes as JSON instead of a table")
+    p.add_argument("--sign", type=Path, default=None, metavar="KEY",
+                   help="sign every new report with this ed25519 key (veracity keygen; password from "
+                        "$VERACITY_KEY_PASSWORD) and store the attestation with it")
     p.set_defaults(handler=run)
     return run
 
@@ -316,6 +321,19 @@ def run(args: argparse.Namespace) -> int:
         err.print("veracity: error: --workers must be positive")
         return EXIT_USAGE
     paths = expand(args.paths)
+    sign = None
+    if args.sign is not None:
+        from . import attest
+
+        try:
+            key = attest.load_private_key(args.sign, os.environ.get("VERACITY_KEY_PASSWORD"))
+        except attest.AttestError as exc:
+            err.print(f"veracity: error: {exc}", markup=False)
+            return EXIT_USAGE
+
+        def sign(report: dict[str, Any]) -> str:
+            envelope, _ = attest.attest_report(report, key, f"{(report.get('target') or {}).get('name')}.json")
+            return json.dumps(envelope, sort_keys=True)
     try:
         store = Store(args.db)
     except Exception as exc:  # noqa: BLE001
@@ -346,7 +364,7 @@ def run(args: argparse.Namespace) -> int:
             outcomes = run_batch(
                 paths, store=store, workers=args.workers, scheduler=args.scheduler, force=args.force,
                 cache_path=None if args.no_cache else (args.cache or default_cache_path()),
-                workdir=args.workdir, meta=meta, on_event=on_event,
+                workdir=args.workdir, meta=meta, on_event=on_event, sign=sign,
             )
     except KeyboardInterrupt:
         err.print("veracity: batch interrupted; run it again to resume")

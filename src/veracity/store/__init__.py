@@ -266,8 +266,9 @@ class Store:
                     scan.finished_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
     def ingest(self, report: Mapping[str, Any], *, force: bool = False, parameters: Mapping[str, Any] | None = None,
-               **meta: Any) -> Ingested:
-        """Store one report in one transaction. Same image + rules version already done: no-op unless ``force``."""
+               attestation: str | None = None, **meta: Any) -> Ingested:
+        """Store one report in one transaction (with its signed ``attestation``, if given, so that no stored scan
+        lacks the signature asked for). Same image + rules version already done: no-op unless ``force``."""
         tgt = report["target"]
         tool = report["tool"]
         for attempt in range(2):
@@ -302,11 +303,21 @@ class Store:
                     scan.report = dict(report)
                     _children(scan, report)
                     s.flush()
+                    if attestation is not None:
+                        s.add(Attestation(scan_id=scan.id, format="dsse", body=attestation))
                     return Ingested(scan.id, target.id, True)
             except IntegrityError:
                 if attempt:
                     raise
         raise AssertionError("unreachable")
+
+    def attestations(self, scan_id: int) -> list[Attestation]:
+        with self.Session() as s:
+            return list(s.scalars(select(Attestation).where(Attestation.scan_id == scan_id).order_by(Attestation.id)))
+
+    def attestation(self, scan_id: int, att_id: int) -> Attestation | None:
+        with self.Session() as s:
+            return s.scalar(select(Attestation).where(Attestation.scan_id == scan_id, Attestation.id == att_id))
 
     def add_attestation(self, scan_id: int, body: str, fmt: str = "dsse") -> int:
         with self.Session.begin() as s:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import json
 import os
 import re
 import secrets
@@ -27,6 +28,8 @@ from .scanner import Scanner
 
 COOKIE = "veracity_session"
 CSS = (Path(__file__).parent / "templates" / "app.css").read_text(encoding="utf-8")
+MAX_ATTESTATION = 4 << 20
+"""Largest attestation accepted (an envelope lists every finding's fingerprint)."""
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
        "frame-ancestors 'none'; base-uri 'none'")
 
@@ -231,7 +234,8 @@ def create_app(store: Store, settings: Settings) -> FastAPI:
         scan = scan_or_404(scan_id)
         findings = store.findings(scan_id) if scan.status == "done" else []
         others = [s for s in store.scans(limit=200) if s.status == "done" and s.id != scan_id]
-        return page("scan.html", who, scan=scan, findings=findings, others=others)
+        attestations = [attestation_json(scan_id, a) for a in store.attestations(scan_id)]
+        return page("scan.html", who, scan=scan, findings=findings, others=others, attestations=attestations)
 
     @app.get("/scans/{scan_id}/report", include_in_schema=False)
     def report_page(scan_id: int, who: Principal = Depends(principal)) -> HTMLResponse:
@@ -358,6 +362,53 @@ def create_app(store: Store, settings: Settings) -> FastAPI:
         if report is None:
             raise HTTPException(404, "no report (yet) for this scan")
         return JSONResponse(report)
+
+    def attestation_json(scan_id: int, att) -> dict[str, Any]:
+        from ..attest import AttestError, describe_envelope
+
+        try:
+            about: dict[str, Any] = describe_envelope(json.loads(att.body))
+        except (AttestError, ValueError):
+            about = {}
+        return {"id": att.id, "format": att.format, "created_at": att.created_at.isoformat(timespec="seconds"),
+                "url": f"/api/scans/{scan_id}/attestations/{att.id}", **about}
+
+    @app.get("/api/scans/{scan_id}/attestations", tags=["browse"])
+    def api_attestations(scan_id: int, who: Principal = Depends(principal)) -> list[dict[str, Any]]:
+        scan_or_404(scan_id)
+        return [attestation_json(scan_id, a) for a in store.attestations(scan_id)]
+
+    @app.get("/api/scans/{scan_id}/attestations/{att_id}", tags=["browse"])
+    def api_attestation(scan_id: int, att_id: int, who: Principal = Depends(principal)) -> Response:
+        att = store.attestation(scan_id, att_id)
+        if att is None:
+            raise HTTPException(404, "no such attestation")
+        return Response(att.body, media_type="application/json", headers={
+            "Content-Disposition": f'attachment; filename="scan-{scan_id}-{att_id}.intoto.json"'})
+
+    @app.post("/api/scans/{scan_id}/attestations", tags=["scan"], status_code=201)
+    async def api_add_attestation(scan_id: int, request: Request,
+                                  who: Principal = Depends(principal)) -> dict[str, Any]:
+        """Keep a DSSE attestation someone signed over this scan's image (a vendor's, a lab's): it must be a
+        veracity scan attestation whose subject is the scanned image. The signature is checked by whoever
+        downloads it, against the key they trust (``veracity verify``)."""
+        from ..attest import AttestError, describe_envelope
+
+        if who.cookie:
+            raise HTTPException(403, "use a bearer token")
+        scan = scan_or_404(scan_id)
+        body = await request.body()
+        if len(body) > MAX_ATTESTATION:
+            raise HTTPException(413, f"attestation larger than {MAX_ATTESTATION} bytes")
+        try:
+            envelope = json.loads(body)
+            about = describe_envelope(envelope)
+        except (ValueError, AttestError) as exc:
+            raise HTTPException(400, f"not a veracity attestation: {exc}") from None
+        if scan.target.sha256 not in about["image_sha256"]:
+            raise HTTPException(400, "the attestation's subject is not this scan's image")
+        att_id = store.add_attestation(scan_id, json.dumps(envelope, sort_keys=True))
+        return {"id": att_id, "url": f"/api/scans/{scan_id}/attestations/{att_id}", **about}
 
     @app.get("/api/search/components", tags=["search"])
     def api_search_components(name: str = Query(..., min_length=1), version: str | None = None,
