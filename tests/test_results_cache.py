@@ -52,3 +52,60 @@ def test_damaged_kept_results_are_recomputed(tmp_path):
 
         con.execute("UPDATE results SET value = ?", (zlib.compress(b'[["endpoint", [1, 2], true]]'),))
     assert _stable(scan(EXAMPLE, cache_path=cache)) == _stable(cold)
+
+
+def _count_lazy(monkeypatch) -> dict[str, int]:
+    """Counts files recorded without unpacking, and those of them written after all."""
+    from veracity.unpack import writer
+
+    counts = {"lazy": 0, "fetched": 0}
+    lazy_file, fetch = writer.TreeWriter.lazy_file, writer.LazyContent.__call__
+
+    def counting_lazy_file(self, *args, **kwargs):
+        counts["lazy"] += 1
+        return lazy_file(self, *args, **kwargs)
+
+    def counting_fetch(self):
+        if not self.done:
+            counts["fetched"] += 1
+        return fetch(self)
+
+    monkeypatch.setattr(writer.TreeWriter, "lazy_file", counting_lazy_file)
+    monkeypatch.setattr(writer.LazyContent, "__call__", counting_fetch)
+    return counts
+
+
+def test_unchanged_files_are_neither_unpacked_nor_written_again(tmp_path, monkeypatch):
+    cache = tmp_path / "cache.sqlite"
+    cold = scan(EXAMPLE, cache_path=None)
+    scan(EXAMPLE, cache_path=cache)
+    counts = _count_lazy(monkeypatch)
+    warm = scan(EXAMPLE, cache_path=cache)
+    files = len(cold["files"])
+    assert counts["lazy"] > files // 2  # known by their packed bytes
+    assert counts["fetched"] < counts["lazy"] // 2  # and most never needed on disk
+    assert _stable(warm) == _stable(cold)
+
+
+def test_files_left_for_later_are_written_when_a_check_reads_them(tmp_path, monkeypatch):
+    """Kept results gone: the checks (also those in the forked child) read files that were never written."""
+    cache = tmp_path / "cache.sqlite"
+    cold = scan(EXAMPLE, cache_path=None)
+    scan(EXAMPLE, cache_path=cache)
+    with sqlite3.connect(cache) as con:
+        con.execute("DELETE FROM results")
+    counts = _count_lazy(monkeypatch)
+    again = scan(EXAMPLE, cache_path=cache)
+    assert counts["lazy"] and counts["fetched"]
+    assert _stable(again) == _stable(cold)
+
+
+def test_a_packed_record_without_facts_is_not_trusted(tmp_path, monkeypatch):
+    cache = tmp_path / "cache.sqlite"
+    cold = scan(EXAMPLE, cache_path=None)
+    scan(EXAMPLE, cache_path=cache)
+    with sqlite3.connect(cache) as con:
+        con.execute("DELETE FROM facts")
+    counts = _count_lazy(monkeypatch)
+    assert _stable(scan(EXAMPLE, cache_path=cache)) == _stable(cold)
+    assert counts["lazy"] == 0

@@ -26,7 +26,7 @@ from typing import Any
 
 from .findings import Finding
 from .patterns import PatternSet
-from .tree import Node, Tree
+from .tree import Node, Tree, on_disk
 from .unpack import native, rules
 
 INVENTORY_VERSION = "1"
@@ -180,7 +180,7 @@ class Inventory:
         out: tuple[tuple[int, str], ...] = ()
         if facts.string_ranges and item.node.disk_path:
             try:
-                fd = os.open(item.node.disk_path, os.O_RDONLY | os.O_NOFOLLOW)
+                fd = os.open(on_disk(item.node), os.O_RDONLY | os.O_NOFOLLOW)  # type: ignore[arg-type]
             except OSError:
                 return ()
             try:
@@ -237,6 +237,7 @@ class Cache:
         self.pid = os.getpid()
         self.pending: list[tuple[str, bytes]] = []
         self.pending_facts: list[tuple[str, bytes]] = []
+        self.pending_packed: list[tuple[str, str, int, int]] = []
         if path is None:
             return
         try:
@@ -245,6 +246,8 @@ class Cache:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("CREATE TABLE IF NOT EXISTS facts (key TEXT PRIMARY KEY, value BLOB NOT NULL)")
             self.db.execute("CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, value BLOB NOT NULL)")
+            self.db.execute("CREATE TABLE IF NOT EXISTS packed (key TEXT PRIMARY KEY, sha256 TEXT NOT NULL, "
+                            "size INTEGER NOT NULL, head INTEGER NOT NULL)")
         except sqlite3.Error:
             self.db = None
 
@@ -320,14 +323,39 @@ class Cache:
         if len(self.pending_facts) >= 128:
             self._write_facts()
 
+    # -- files by their packed bytes (see unpack.engine.Packed) -----------------------------------------
+
+    def packed_get(self, key: str) -> tuple[str, int, bool] | None:
+        """(sha256, size, head says container) of the file an image stores as ``key``, if a scan saw it and
+        its facts are still here (without them the file must be read anyway)."""
+        db = self._conn()
+        if db is None:
+            return None
+        try:
+            row = db.execute("SELECT sha256, size, head FROM packed WHERE key = ?",
+                             (f"{code_digest()}:{key}",)).fetchone()
+            if row is None or not isinstance(row[0], str) or not isinstance(row[1], int):
+                return None
+            if db.execute("SELECT 1 FROM facts WHERE key = ?", (f"{self.salt}:{row[0]}",)).fetchone() is None:
+                return None
+        except sqlite3.Error:
+            return None
+        return row[0], row[1], bool(row[2])
+
+    def packed_put(self, key: str, sha256: str | None, size: int, head: bool) -> None:
+        if self.db is not None and sha256:
+            self.pending_packed.append((f"{code_digest()}:{key}", sha256, size, int(head)))
+
     def _write_facts(self) -> None:
         """One short write transaction: scans sharing the cache (a batch) never wait long for each other."""
         pending, self.pending_facts = self.pending_facts, []
+        packed, self.pending_packed = self.pending_packed, []
         db = self._conn()
-        if db is None or not pending:
+        if db is None or not (pending or packed):
             return
         try:
             db.executemany("INSERT OR REPLACE INTO facts VALUES (?, ?)", pending)
+            db.executemany("INSERT OR REPLACE INTO packed VALUES (?, ?, ?, ?)", packed)
             db.commit()
         except sqlite3.Error:
             try:
@@ -347,6 +375,11 @@ class Cache:
 
 
 _INHERITED: list[sqlite3.Connection] = []
+
+
+def facts_salt(patterns: PatternSet) -> str:
+    """What cached facts depend on beside the content: the inventory's version and the pattern set."""
+    return f"{INVENTORY_VERSION}:{patterns.digest}"
 
 
 @cache
@@ -377,7 +410,7 @@ def build(
     patterns: PatternSet | None = None,
 ) -> Inventory:
     patterns = patterns or PatternSet(())
-    cache.salt = f"{INVENTORY_VERSION}:{patterns.digest}"
+    cache.salt = facts_salt(patterns)
     inv = Inventory(trees, cache=cache)
     memo: dict[str, FileFacts] = {}
     kept = dropped = dropped_bytes = 0
@@ -439,7 +472,7 @@ def _facts_for(node: Node, cache: Cache, memo: dict[str, FileFacts], inv: Invent
             memo[node.sha256] = hit
             return hit
     try:
-        fd = os.open(node.disk_path, os.O_RDONLY | os.O_NOFOLLOW)
+        fd = os.open(on_disk(node), os.O_RDONLY | os.O_NOFOLLOW)  # type: ignore[arg-type]
     except OSError as exc:
         return FileFacts(node.sha256 or "", node.size, "data", error=f"cannot open: {exc.strerror}")
     try:
@@ -540,11 +573,10 @@ def read_region(item: Item, start: int, length: int) -> bytes:
     start = max(0, start)
     if item.facts.text is not None:
         return item.facts.text.encode("utf-8", "surrogateescape")[start : start + length]
-    path = item.node.disk_path
-    if not path or not length:
+    if not item.node.disk_path or not length:
         return b""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        fd = os.open(on_disk(item.node), os.O_RDONLY | os.O_NOFOLLOW)  # type: ignore[arg-type]
     except OSError:
         return b""
     try:

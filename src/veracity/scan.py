@@ -47,8 +47,12 @@ def scan(
     if own_signal:
         signal.signal(signal.SIGTERM, _terminate)
     cache = inventory_mod.Cache(cache_path)
+    engine: Engine | None = None
     try:
-        engine = Engine(tmp, limits, say)
+        instances = registry.checks(options)
+        patterns = registry.patterns(instances)
+        cache.salt = inventory_mod.facts_salt(patterns)  # known before unpacking: lazily recorded files need it
+        engine = Engine(tmp, limits, say, cache=cache)
         try:
             unpacked = engine.run(target)
         except Exception as exc:  # noqa: BLE001 - a bug in one extractor must not lose the scan
@@ -58,11 +62,8 @@ def scan(
                     path=None, container=(target.name,), evidence=f"internal error while unpacking: {exc!r}"
                 )
             )
-        instances = registry.checks(options)
         say("reading files")
-        inv = inventory_mod.build(
-            unpacked.trees, cache, lambda n, total: say(f"reading files {n}/{total}"), registry.patterns(instances)
-        )
+        inv = inventory_mod.build(unpacked.trees, cache, lambda n, total: say(f"reading files {n}/{total}"), patterns)
         say("checks " + ", ".join(c.ID for c in instances))
         # the checks have the scan's time limit, and at least a minute when unpacking used it up
         deadline = max(t0 + limits.timeout_s, time.monotonic() + 60)
@@ -82,6 +83,8 @@ def scan(
             **sections,
         )
     finally:
+        if engine is not None:
+            engine.close()
         cache.close()
         shutil.rmtree(tmp, ignore_errors=True)
         if own_signal:

@@ -9,7 +9,7 @@ device nodes (which are never created on disk).
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 KINDS = ("file", "dir", "symlink", "chardev", "blockdev", "fifo", "socket", "whiteout")
@@ -31,6 +31,9 @@ class Node:
     sha256: str | None = None
     disk_path: str | None = field(default=None, compare=False)
     """Where the content lives in the work directory (regular files only); internal, never reported."""
+    fetch: Callable[[], None] | None = field(default=None, compare=False, repr=False)
+    """For a file not yet written to ``disk_path`` (its content is known from the cache by the image's own
+    packed bytes, see unpack.native): writes it; idempotent; OSError when it cannot. Use :func:`on_disk`."""
 
     @property
     def name(self) -> str:
@@ -39,6 +42,14 @@ class Node:
     @property
     def is_file(self) -> bool:
         return self.kind == "file"
+
+
+def on_disk(node: Node) -> str | None:
+    """The work-directory path of a file's content, written first if it was left for later; None if there is
+    none. Every reader of file contents goes through here."""
+    if node.fetch is not None:
+        node.fetch()
+    return node.disk_path
 
 
 @dataclass(slots=True)

@@ -31,6 +31,7 @@ from ..findings import CATEGORIES, SEVERITIES, Finding, Rule
 from ..inventory import Inventory, Item
 from ..options import ScanOptions
 from ..patterns import Pattern
+from ..tree import on_disk
 from .base import NotApplicable
 
 TIMEOUT_S = 30
@@ -121,7 +122,7 @@ class YaraCheck:
         for sha, items in sorted(by_hash.items()):
             first = items[0]
             try:
-                result = scanner.scan_file(str(first.node.disk_path))
+                result = scanner.scan_file(str(on_disk(first.node)))
             except Exception as exc:  # noqa: BLE001 - yara_x raises TimeoutError, ScanError, OSError
                 for item in items:
                     findings.append(SCAN_ERROR.finding(path=item.node.path, container=item.tree.container,

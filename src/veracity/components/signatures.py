@@ -157,7 +157,7 @@ class Identifier:
         for item in self.inv.items:
             matches = item.facts.matched(PREFIX)
             if matches:
-                yield from self._confirm(item, matches, sigs)
+                yield from self._confirmed(item, matches, sigs)
             for sig in paths:
                 m = sig.path.search(item.node.path)  # type: ignore[union-attr]
                 if m is None:
@@ -165,6 +165,17 @@ class Identifier:
                 version = m.group(1) if sig.version is not None and m.groups() else None
                 yield Hit(sig.component, version, item, None, item.node.path, "filename",
                           sig.confidence or ("medium" if version else "low"), sig.branch_only)
+
+    def _confirmed(self, item: Item, matches, sigs: dict[str, Signature]) -> Iterator[Hit]:
+        """:meth:`_confirm`, kept by content in the inventory cache (a file's hits depend on its bytes only)."""
+        key = f"{item.facts.sha256}|{item.facts.kind}"
+        kept = self.inv.recall(CACHE_NAMESPACE, key)
+        if not _valid_kept(kept):
+            kept = [[h.component, h.version, h.offset, h.evidence, h.method, h.confidence, h.branch_only]
+                    for h in self._confirm(item, matches, sigs)]
+            self.inv.keep(CACHE_NAMESPACE, key, kept)
+        for component, version, offset, evidence, method, confidence, branch_only in kept:
+            yield Hit(component, version, item, offset, evidence, method, confidence, branch_only)
 
     def _confirm(self, item: Item, matches, sigs: dict[str, Signature]) -> Iterator[Hit]:
         seen: dict[str, int] = {}
@@ -232,6 +243,18 @@ class Identifier:
                     break
         self._literals[sha] = out
         return out
+
+
+CACHE_NAMESPACE = "component-signatures"
+
+
+def _valid_kept(kept: object) -> bool:
+    known = knowledge()
+    return isinstance(kept, list) and all(
+        isinstance(h, list) and len(h) == 7 and h[0] in known and (h[1] is None or isinstance(h[1], str))
+        and (h[2] is None or isinstance(h[2], int)) and isinstance(h[3], str) and isinstance(h[4], str)
+        and h[5] in ("low", "medium", "high") and isinstance(h[6], bool)
+        for h in kept)
 
 
 def _printable(window: bytes) -> str:

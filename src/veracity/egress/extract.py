@@ -25,6 +25,7 @@ from functools import cache
 
 from ..inventory import SCAN_LIMIT, Item
 from ..patterns import Pattern
+from ..tree import on_disk
 from . import names
 
 PATTERN_PREFIX = "VER-EGR-001/"
@@ -164,10 +165,9 @@ class FileReader:
     def read(self, start: int, length: int) -> bytes:
         if self.text_bytes is not None:
             return self.text_bytes[start : start + length]
-        path = self.item.node.disk_path
-        if not path or length <= 0:
+        if not self.item.node.disk_path or length <= 0:
             return b""
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        fd = os.open(on_disk(self.item.node), os.O_RDONLY | os.O_NOFOLLOW)  # type: ignore[arg-type]
         try:
             return os.pread(fd, length, start)
         finally:
@@ -177,10 +177,9 @@ class FileReader:
         """(pattern id, start) of every hit of the extraction patterns in the whole file, without a cap."""
         if self.text_bytes is not None:
             return _uncapped().scan(self.text_bytes)
-        path = self.item.node.disk_path
-        if not path:
+        if not self.item.node.disk_path:
             return []
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        fd = os.open(on_disk(self.item.node), os.O_RDONLY | os.O_NOFOLLOW)  # type: ignore[arg-type]
         try:
             if not os.fstat(fd).st_size:
                 return []

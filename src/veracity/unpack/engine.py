@@ -15,12 +15,13 @@ import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from ..findings import Finding
 from ..limits import Budget, LimitExceeded, Limits, RatioGuard
-from ..tree import Node, Tree, climbs_out
+from ..tree import Node, Tree, climbs_out, on_disk
 from . import native, rules, unblobber
-from .writer import TreeWriter
+from .writer import LazyContent, TreeWriter
 
 HEAD = 4096
 
@@ -95,8 +96,43 @@ def render_chain(chain: tuple[str, ...]) -> str:
     return "!".join(chain)
 
 
+class Packed:
+    """What earlier scans learnt about files by their packed bytes (see ``SquashFS.packed_key``): their sha256,
+    size and whether their head says they hold something to open, kept in the inventory cache. A file found
+    there is recorded without being decompressed (``TreeWriter.lazy_file``); its facts and the checks' results
+    come from the cache too, so a new version of a product costs what changed in it."""
+
+    def __init__(self, cache: Any):
+        self.cache = cache
+        self.open: list[Any] = []
+        """Images that lazily recorded files still read from: closed by :meth:`close`."""
+
+    def get(self, key: str) -> tuple[str, int, bool] | None:
+        return self.cache.packed_get(key)
+
+    def put(self, key: str, node: Node) -> None:
+        try:
+            fd = os.open(node.disk_path, os.O_RDONLY | os.O_NOFOLLOW)  # type: ignore[arg-type]
+        except OSError:
+            return
+        try:
+            head = os.pread(fd, HEAD, 0)
+        finally:
+            os.close(fd)
+        self.cache.packed_put(key, node.sha256, node.size, head_is_container(head))
+
+    def close(self) -> None:
+        for obj in reversed(self.open):
+            try:
+                obj.close()
+            except (OSError, ValueError, BufferError):
+                pass
+        self.open.clear()
+
+
 class Engine:
-    def __init__(self, workdir: Path, limits: Limits, progress: Callable[[str], None] | None = None):
+    def __init__(self, workdir: Path, limits: Limits, progress: Callable[[str], None] | None = None,
+                 cache: Any = None):
         self.workdir = workdir
         self.limits = limits
         self.budget = Budget(limits)
@@ -104,6 +140,12 @@ class Engine:
         self._n = 0
         self._stopped: LimitExceeded | None = None
         self.out: Unpacked = Unpacked("firmware")
+        self.packed = Packed(cache) if cache is not None and getattr(cache, "db", None) is not None else None
+
+    def close(self) -> None:
+        """Release what lazily recorded files still need (call when the scan is done with the trees)."""
+        if self.packed is not None:
+            self.packed.close()
 
     # -- entry point ----------------------------------------------------------------------------------
 
@@ -266,8 +308,12 @@ class Engine:
         sub = self._container(chain, fmt, offset, size)
         tree, w = self._tree(sub, fmt, size)
         errors: list[str] = []
-        extract = _FILESYSTEM_READERS[fmt]
-        self._run(lambda: errors.extend(extract(path, offset, w, size)), tree, where, outer)
+        if fmt == "squashfs":  # the one reader that can key files by their packed bytes
+            self._run(lambda: errors.extend(native.extract_squashfs(path, offset, w, self.packed)), tree, where,
+                      outer)
+        else:
+            extract = _FILESYSTEM_READERS[fmt]
+            self._run(lambda: errors.extend(extract(path, offset, w, size)), tree, where, outer)
         for message in errors:
             self._error(render_chain(sub), message)
             self._finding(rules.UNREADABLE, path=None, chain=sub, evidence=message, key=message)
@@ -467,7 +513,13 @@ class Engine:
                 continue
             if node.size < 64 or not _looks_like_container(node):
                 continue
-            self._blob(Path(node.disk_path), (*tree.container, node.path), depth, inner=node.path)
+            try:
+                disk = on_disk(node)
+            except OSError as exc:
+                self._finding(rules.UNREADABLE, path=node.path, chain=tree.container, evidence=str(exc),
+                              key="lazy")
+                continue
+            self._blob(Path(disk), (*tree.container, node.path), depth, inner=node.path)  # type: ignore[arg-type]
 
 
 def _printable(head: bytes) -> bool:
@@ -477,18 +529,25 @@ def _printable(head: bytes) -> bool:
     return text / len(head) > 0.9
 
 
+def head_is_container(head: bytes) -> bool:
+    """Whether the first HEAD bytes of a file say it holds something to open (by magic, not by name)."""
+    if native.sniff_bytes(head) is not None:
+        return True
+    return any(head[offset : offset + len(magic)] == magic for offset, magic in _MAGICS)
+
+
 def _looks_like_container(node: Node) -> bool:
+    if node.name.lower().endswith(_FIRMWARE_SUFFIXES):
+        return True
+    fetch = node.fetch
+    if isinstance(fetch, LazyContent) and not fetch.done:
+        return fetch.container_head  # known from the cache: written only if it has to be opened
     try:
-        fd = os.open(node.disk_path, os.O_RDONLY | os.O_NOFOLLOW)
+        fd = os.open(node.disk_path, os.O_RDONLY | os.O_NOFOLLOW)  # type: ignore[arg-type]
     except OSError:
         return False
     try:
         head = os.pread(fd, HEAD, 0)
     finally:
         os.close(fd)
-    if native.sniff_bytes(head) is not None:
-        return True
-    for offset, magic in _MAGICS:
-        if head[offset : offset + len(magic)] == magic:
-            return True
-    return node.name.lower().endswith(_FIRMWARE_SUFFIXES)
+    return head_is_container(head)

@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import zstandard
 
@@ -306,22 +306,31 @@ _PREFETCH_MAX = 1 << 20
 _PREFETCH: ThreadPoolExecutor | None = None
 
 
+_PREFETCH_PID = 0
+
+
 def _prefetcher() -> ThreadPoolExecutor:
-    global _PREFETCH
-    if _PREFETCH is None:
+    global _PREFETCH, _PREFETCH_PID
+    if _PREFETCH is None or _PREFETCH_PID != os.getpid():  # threads do not survive a fork
         _PREFETCH = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="prefetch")
+        _PREFETCH_PID = os.getpid()
     return _PREFETCH
 
 
-def feed_writer(entries, reader, error_cls: type[Exception], w: TreeWriter, *, prefetch: bool = False) -> None:
+def feed_writer(entries, reader, error_cls: type[Exception], w: TreeWriter, *, prefetch: bool = False,
+                packed: Any = None) -> bool:
     """Put a filesystem reader's entries (``SqEntry``) into ``w``: hard links by inode number, a file that
     cannot be read as an UNREADABLE finding. With ``prefetch``, small files are decompressed ahead on
-    other cores (the codecs release the GIL) while earlier ones are written, in walk order."""
+    other cores (the codecs release the GIL) while earlier ones are written, in walk order. With ``packed``
+    (engine.Packed; the reader has ``packed_key``), a file whose packed bytes the cache knows is recorded
+    without being decompressed, and every file written is remembered by them. Returns whether any file was
+    left for later (then the reader must stay open)."""
     from . import rules
 
     first_path: dict[int, str] = {}
     pool = _prefetcher() if prefetch else None
-    ahead: deque = deque()  # (entry, future or None), in walk order
+    ahead: deque = deque()  # (entry, future or None, packed key, what the cache knows), in walk order
+    lazy = False
 
     def content(e) -> list[bytes] | Exception:
         try:
@@ -329,12 +338,20 @@ def feed_writer(entries, reader, error_cls: type[Exception], w: TreeWriter, *, p
         except error_cls as exc:
             return exc
 
-    def write(e, fut) -> None:
+    def write(e, fut, key, known) -> None:
+        nonlocal lazy
         if e.kind == "dir":
             w.dir(e.path, e.mode, e.uid, e.gid)
         elif e.kind == "file":
             if e.inode in first_path:
                 w.hardlink(e.path, first_path[e.inode], e.mode, e.uid, e.gid)
+                return
+            if known is not None:
+                sha, size, head = known
+                node = w.lazy_file(e.path, sha, size, lambda e=e: reader.read(e), head, e.mode, e.uid, e.gid)
+                if node is not None:
+                    lazy = True
+                    first_path[e.inode] = node.path
                 return
             try:
                 if fut is not None:
@@ -349,6 +366,8 @@ def feed_writer(entries, reader, error_cls: type[Exception], w: TreeWriter, *, p
                 return
             if node is not None:
                 first_path[e.inode] = node.path
+                if key is not None:
+                    packed.put(key, node)
         elif e.kind == "symlink":
             w.symlink(e.path, e.target or "", e.mode, e.uid, e.gid)
         else:
@@ -356,33 +375,52 @@ def feed_writer(entries, reader, error_cls: type[Exception], w: TreeWriter, *, p
 
     try:
         for e in entries:
-            ahead_ok = pool is not None and e.kind == "file" and e.size <= _PREFETCH_MAX
-            ahead.append((e, pool.submit(content, e) if ahead_ok else None))
+            key = known = None
+            if packed is not None and e.kind == "file" and e.inode not in first_path:
+                key = reader.packed_key(e)
+                known = packed.get(key) if key is not None else None
+                if known is not None and known[1] != e.size:
+                    known = None  # a record that does not fit: unpack it
+            ahead_ok = pool is not None and e.kind == "file" and e.size <= _PREFETCH_MAX and known is None
+            ahead.append((e, pool.submit(content, e) if ahead_ok else None, key, known))
             if len(ahead) > 32:
                 write(*ahead.popleft())
         while ahead:
             write(*ahead.popleft())
     finally:
         # the caller closes the image's mmap when we return: no prefetch may still be reading it
-        for _e, fut in ahead:
+        for _e, fut, _k, _n in ahead:
             if fut is not None:
                 fut.cancel()
-        for _e, fut in ahead:
+        for _e, fut, _k, _n in ahead:
             if fut is not None and not fut.cancelled():
                 fut.exception()
+    return lazy
 
 
-def extract_squashfs(path: Path, offset: int, w: TreeWriter) -> list[str]:
-    """Returns the reader's non-fatal error messages."""
+def extract_squashfs(path: Path, offset: int, w: TreeWriter, packed: Any = None) -> list[str]:
+    """Returns the reader's non-fatal error messages. With ``packed`` (engine.Packed), files the cache knows are
+    left for later and the image stays open until ``packed.close()``."""
     from .squashfs import SquashFS, SquashFSError
 
-    with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+    fh = path.open("rb")
+    data = None
+    keep = False
+    try:
+        data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
         try:
             fs = SquashFS(data, offset)
-            feed_writer(fs.walk(), fs, SquashFSError, w, prefetch=True)
+            keep = feed_writer(fs.walk(), fs, SquashFSError, w, prefetch=True, packed=packed)
         except SquashFSError as exc:
             raise FormatError(f"squashfs: {exc}") from exc
         return list(fs.errors)
+    finally:
+        if keep:
+            packed.open.extend((fh, data))
+        else:
+            if data is not None:
+                data.close()
+            fh.close()
 
 
 # -- container images (docker save, OCI layout) ----------------------------------------------------

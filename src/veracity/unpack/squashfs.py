@@ -285,10 +285,16 @@ _WORKERS = max(2, min(8, os.cpu_count() or 2))
 _POOL: ThreadPoolExecutor | None = None
 
 
+_POOL_PID = 0
+
+
 def _pool() -> ThreadPoolExecutor:
-    global _POOL
-    if _POOL is None:
+    """The decompression threads of this process (a forked child, such as the checks' one, that reads a file
+    lazily gets threads of its own: the parent's do not exist there)."""
+    global _POOL, _POOL_PID
+    if _POOL is None or _POOL_PID != os.getpid():
         _POOL = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="squashfs")
+        _POOL_PID = os.getpid()
     return _POOL
 
 
@@ -1010,14 +1016,48 @@ class SquashFS:
 
     # -- file data -----------------------------------------------------------
 
+    def packed_key(self, entry: SqEntry) -> str | None:
+        """A digest of what a regular file is made of in this image (its compressed blocks as stored, the
+        compressed fragment block its tail lives in and where, the compressor, block and file size): two files
+        with one key hold the same bytes, known without decompressing anything. None when the file's
+        metadata cannot be read (reading it will say why)."""
+        import hashlib
+
+        try:
+            ino = self._inode(entry._ref)
+            if ino.kind != "file":
+                return None
+            h = hashlib.sha256(f"sq{self.version}|{self._codec.declared}|{self.block_size}|{ino.size}".encode())
+            for batch in self._block_batches(ino, entry.path):
+                for pos, csize, compressed, _expect, _index in batch:
+                    h.update(b"%d|%d|" % (csize, compressed))
+                    h.update(self._raw(pos, csize) if csize else b"")
+            if ino.frag != INVALID_FRAG and ino.size % self.block_size:
+                start, word = self._fragment_entry(ino.frag)
+                h.update(b"frag|%d|%d|" % (word, ino.foff))
+                h.update(self._raw(start, word & 0xFFFFFF))
+            return h.hexdigest()
+        except (SquashFSError, struct.error, ValueError):
+            return None
+
     def _read_file(self, ino: _Inode, path: str) -> Iterator[bytes]:
+        for batch in self._block_batches(ino, path):
+            yield from self._blocks(batch, path)
+        has_frag = ino.frag != INVALID_FRAG
+        tail = ino.size % self.block_size if has_frag else 0
+        if tail:
+            yield self._fragment_tail(ino, tail, path)
+
+    def _block_batches(self, ino: _Inode, path: str) -> Iterator[list[tuple[int, int, bool, int, int]]]:
+        """A file's full blocks as (position, stored size, compressed, expected size, index), a batch of at
+        most 2048 at a time, from its block list."""
         bs = self.block_size
         size = ino.size
         has_frag = ino.frag != INVALID_FRAG
         if has_frag:
-            nblocks, tail = divmod(size, bs)
+            nblocks = size // bs
         else:
-            nblocks, tail = -(-size // bs), 0
+            nblocks = -(-size // bs)
         e = self._e
         pos = ino.start
         done = 0
@@ -1042,9 +1082,7 @@ class SquashFS:
                 batch.append((pos, csize, not word & _BLOCK_UNCOMPRESSED, expect, done))
                 pos += csize
                 done += 1
-            yield from self._blocks(batch, path)
-        if tail:
-            yield self._fragment_tail(ino, tail, path)
+            yield batch
 
     def _blocks(self, batch: list[tuple[int, int, bool, int, int]], path: str) -> Iterator[bytes]:
         """Decompress a file's blocks in order; with several compressed blocks, on every core at once

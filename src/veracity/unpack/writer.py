@@ -12,7 +12,7 @@ import errno
 import hashlib
 import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from ..findings import Finding
@@ -23,6 +23,55 @@ from . import rules
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
 _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
 _CHECK_EVERY = 64
+
+
+class LazyContent:
+    """``Node.fetch`` of a file recorded before it is written: its content comes from ``content()`` (the image's
+    own reader) the first time something reads it, into a temporary name that is then renamed, so a reader in
+    another process (the checks' child) never sees half a file. The bytes must hash to what the cache said."""
+
+    __slots__ = ("container_head", "content", "done", "path", "sha256", "writer")
+
+    def __init__(self, writer: TreeWriter, path: str, sha256: str, content: Callable[[], Iterable[bytes]],
+                 container_head: bool):
+        self.writer = writer
+        self.path = path
+        self.sha256 = sha256
+        self.content = content
+        self.container_head = container_head
+        """Whether the file's first bytes say it holds something to open (known from the cache)."""
+        self.done = False
+
+    def __call__(self) -> None:
+        if self.done:
+            return
+        fd = self.writer._walk_to_parent(self.path)
+        if fd is None:
+            raise OSError(errno.EIO, f"{self.path}: its directory cannot be written")
+        name = self.path.rsplit("/", 1)[1]
+        tmp = f".{name[:200]}.veracity-{os.getpid()}"
+        digest = hashlib.sha256()
+        try:
+            out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=fd)
+            try:
+                for chunk in self.content():
+                    digest.update(chunk)
+                    view = memoryview(chunk)
+                    while view:
+                        view = view[os.write(out, view) :]
+            finally:
+                os.close(out)
+            if digest.hexdigest() != self.sha256:
+                os.unlink(tmp, dir_fd=fd)
+                raise OSError(errno.EIO, f"{self.path}: content differs from the cache's record of it")
+            os.rename(tmp, name, src_dir_fd=fd, dst_dir_fd=fd)
+            self.done = True
+        except OSError:
+            raise
+        except Exception as exc:  # the image's reader: a damaged block
+            raise OSError(errno.EIO, f"{self.path}: {exc}") from exc
+        finally:
+            os.close(fd)
 
 
 class TreeWriter:
@@ -179,6 +228,31 @@ class TreeWriter:
         self._add(Node(path, "dir", mode & 0o7777, uid, gid))
 
     # -- files ---------------------------------------------------------------------------------------
+
+    def lazy_file(
+        self, raw: str, sha256: str, size: int, content: Callable[[], Iterable[bytes]], container_head: bool,
+        mode: int = 0o644, uid: int = 0, gid: int = 0,
+    ) -> Node | None:
+        """A regular file whose content the cache knows (by the image's packed bytes): recorded now with its
+        hash and size, counted against the limits as if written, written when first read (``Node.fetch``)."""
+        path = self.normalise(raw)
+        if path is None:
+            return None
+        existing = self.tree.nodes.get(path)
+        if existing is not None and existing.kind == "dir":
+            self.remove(path)
+        fd = self._parent_fd(path)  # the directories exist, and nothing is written through a link
+        if fd is None:
+            return None
+        os.close(fd)
+        self.budget.add_bytes(size)
+        self.ratio.add(size)
+        self.budget.check_time()
+        fetch = LazyContent(self, path, sha256, content, container_head)
+        node = Node(path, "file", mode & 0o7777, uid, gid, size, sha256=sha256, disk_path=str(self.root) + path,
+                    fetch=fetch)
+        self._add(node)
+        return node
 
     def file(
         self, raw: str, chunks: Iterable[bytes], mode: int = 0o644, uid: int = 0, gid: int = 0
