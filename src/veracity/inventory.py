@@ -238,6 +238,7 @@ class Cache:
         self.pending: list[tuple[str, bytes]] = []
         self.pending_facts: list[tuple[str, bytes]] = []
         self.pending_packed: list[tuple[str, str, int, int]] = []
+        self.pending_streams: list[tuple[str, str, str, int, int]] = []
         if path is None:
             return
         try:
@@ -248,6 +249,8 @@ class Cache:
             self.db.execute("CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, value BLOB NOT NULL)")
             self.db.execute("CREATE TABLE IF NOT EXISTS packed (key TEXT PRIMARY KEY, sha256 TEXT NOT NULL, "
                             "size INTEGER NOT NULL, head INTEGER NOT NULL)")
+            self.db.execute("CREATE TABLE IF NOT EXISTS streams (key TEXT PRIMARY KEY, format TEXT NOT NULL, "
+                            "sha256 TEXT NOT NULL, size INTEGER NOT NULL, head INTEGER NOT NULL)")
         except sqlite3.Error:
             self.db = None
 
@@ -342,6 +345,27 @@ class Cache:
             return None
         return row[0], row[1], bool(row[2])
 
+    def stream_get(self, sha256: str) -> tuple[str, str, int, bool] | None:
+        """(format, sha256, size, head says container) of what the compressed stream ``sha256`` holds, as an
+        earlier scan unpacked it cleanly, if its facts are still here."""
+        db = self._conn()
+        if db is None:
+            return None
+        try:
+            row = db.execute("SELECT format, sha256, size, head FROM streams WHERE key = ?",
+                             (f"{code_digest()}:{sha256}",)).fetchone()
+            if row is None or not isinstance(row[1], str) or not isinstance(row[2], int):
+                return None
+            if db.execute("SELECT 1 FROM facts WHERE key = ?", (f"{self.salt}:{row[1]}",)).fetchone() is None:
+                return None
+        except sqlite3.Error:
+            return None
+        return row[0], row[1], row[2], bool(row[3])
+
+    def stream_put(self, outer: str, fmt: str, sha256: str, size: int, head: bool) -> None:
+        if self.db is not None:
+            self.pending_streams.append((f"{code_digest()}:{outer}", fmt, sha256, size, int(head)))
+
     def packed_put(self, key: str, sha256: str | None, size: int, head: bool) -> None:
         if self.db is not None and sha256:
             self.pending_packed.append((f"{code_digest()}:{key}", sha256, size, int(head)))
@@ -350,12 +374,14 @@ class Cache:
         """One short write transaction: scans sharing the cache (a batch) never wait long for each other."""
         pending, self.pending_facts = self.pending_facts, []
         packed, self.pending_packed = self.pending_packed, []
+        streams, self.pending_streams = self.pending_streams, []
         db = self._conn()
-        if db is None or not (pending or packed):
+        if db is None or not (pending or packed or streams):
             return
         try:
             db.executemany("INSERT OR REPLACE INTO facts VALUES (?, ?)", pending)
             db.executemany("INSERT OR REPLACE INTO packed VALUES (?, ?, ?, ?)", packed)
+            db.executemany("INSERT OR REPLACE INTO streams VALUES (?, ?, ?, ?, ?)", streams)
             db.commit()
         except sqlite3.Error:
             try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -244,9 +244,7 @@ class Engine:
         elif fmt == "tar" or fmt.startswith("tar."):
             self._run(lambda: native.extract_tar(path, fmt, w), tree, where, outer)
         else:
-            stem = path.name.rsplit(".", 1)[0] if "." in path.name else path.name
-            inner_name = (where or "/" + stem).rsplit("/", 1)[-1]
-            inner_name = inner_name.rsplit(".", 1)[0] if "." in inner_name else inner_name + ".out"
+            inner_name = _stream_inner_name(path, where)
             self._run(lambda: native.extract_stream(path, fmt, w, inner_name), tree, where, outer)
         kind = "archive"
         if self._is_package(tree, path):
@@ -513,13 +511,77 @@ class Engine:
                 continue
             if node.size < 64 or not _looks_like_container(node):
                 continue
+            if self.packed is not None and (self._lazy_stream(node, tree, depth) or self._known_empty(node)):
+                continue
             try:
                 disk = on_disk(node)
             except OSError as exc:
                 self._finding(rules.UNREADABLE, path=node.path, chain=tree.container, evidence=str(exc),
                               key="lazy")
                 continue
-            self._blob(Path(disk), (*tree.container, node.path), depth, inner=node.path)  # type: ignore[arg-type]
+            trees, findings = len(self.out.trees), len(self.out.findings)
+            said = len(self.out.containers) + len(self.out.errors)
+            chain = (*tree.container, node.path)
+            self._blob(Path(disk), chain, depth, inner=node.path)  # type: ignore[arg-type]
+            if self.packed is not None:
+                self._remember_stream(node, chain, trees, findings)
+                if node.sha256 and len(self.out.trees) == trees and len(self.out.findings) == findings \
+                        and len(self.out.containers) + len(self.out.errors) == said and not self._stopped:
+                    self.packed.cache.keep(_EMPTY, node.sha256, True)  # looked like a container, held nothing
+
+    def _known_empty(self, node: Node) -> bool:
+        """A file that looked like a container but held nothing in an earlier scan (by content): not again."""
+        return bool(node.sha256) and self.packed.cache.result(_EMPTY, node.sha256) is True  # type: ignore[union-attr]
+
+    # -- compressed streams known from the cache -----------------------------------------------------------
+
+    def _remember_stream(self, node: Node, chain: tuple[str, ...], trees: int, findings: int) -> None:
+        """After a clean unpacking of a single compressed stream (a .gz beside others), keep what it held."""
+        if not node.sha256 or len(self.out.findings) != findings or len(self.out.trees) <= trees:
+            return
+        first = self.out.trees[trees]
+        if first.format not in native.STREAM_FORMATS or first.container[:-1] != chain:
+            return
+        files = [n for n in first.nodes.values() if n.kind != "dir"]
+        if len(files) != 1 or files[0].kind != "file" or not files[0].sha256 or files[0].fetch is not None:
+            return
+        inner = files[0]
+        try:
+            fd = os.open(inner.disk_path, os.O_RDONLY | os.O_NOFOLLOW)  # type: ignore[arg-type]
+        except OSError:
+            return
+        try:
+            head = os.pread(fd, HEAD, 0)
+        finally:
+            os.close(fd)
+        self.packed.cache.stream_put(node.sha256, first.format, inner.sha256, inner.size,  # type: ignore[union-attr]
+                                     head_is_container(head))
+
+    def _lazy_stream(self, node: Node, tree: Tree, depth: int) -> bool:
+        """A compressed stream not yet written whose content the cache knows: its tree is made without reading
+        it (the inner file is written, from the stream, only if something reads it)."""
+        fetch = node.fetch
+        if not isinstance(fetch, LazyContent) or fetch.done or not node.sha256 or depth >= self.limits.max_depth:
+            return False
+        known = self.packed.cache.stream_get(node.sha256)  # type: ignore[union-attr]
+        if known is None:
+            return False
+        fmt, sha, size, head = known
+        self.out.depth = max(self.out.depth, depth + 1)
+        sub = self._container((*tree.container, node.path), fmt, 0, node.size)
+        inner_tree, w = self._tree(sub, fmt, node.size)
+
+        def content() -> Iterator[bytes]:
+            with native.open_stream(Path(on_disk(node)), fmt) as fh:  # type: ignore[arg-type]
+                yield from native.chunks(fh)
+
+        try:
+            w.lazy_file(_stream_inner_name(Path(node.disk_path or node.path), node.path), sha, size, content, head)
+        except LimitExceeded as exc:
+            self._limit(exc, path=node.path, chain=tree.container)
+            return True
+        self._done(inner_tree, depth)
+        return True
 
 
 def _printable(head: bytes) -> bool:
@@ -527,6 +589,17 @@ def _printable(head: bytes) -> bool:
         return True
     text = sum(1 for b in head if 32 <= b < 127 or b in (9, 10, 13))
     return text / len(head) > 0.9
+
+
+_EMPTY = "nothing-inside"
+"""Results namespace: files whose container-like head led to nothing when they were opened."""
+
+
+def _stream_inner_name(path: Path, where: str | None) -> str:
+    """The name of what a compressed stream holds: its own name without the last extension (or + ``.out``)."""
+    stem = path.name.rsplit(".", 1)[0] if "." in path.name else path.name
+    inner_name = (where or "/" + stem).rsplit("/", 1)[-1]
+    return inner_name.rsplit(".", 1)[0] if "." in inner_name else inner_name + ".out"
 
 
 def head_is_container(head: bytes) -> bool:

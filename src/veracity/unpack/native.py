@@ -290,6 +290,18 @@ def _bounded(fh: IO[bytes], size: int) -> Iterator[bytes]:
 # -- single compressed streams ------------------------------------------------------------------------
 
 
+STREAM_FORMATS = frozenset(_STREAMS)
+
+
+def open_stream(path: Path, fmt: str):
+    """The decompressed content of a single-stream file (``fmt`` one of :data:`STREAM_FORMATS`)."""
+    return _open_stream(path, fmt)
+
+
+def chunks(fh: IO[bytes]) -> Iterator[bytes]:
+    return _chunks(fh)
+
+
 def extract_stream(path: Path, fmt: str, w: TreeWriter, inner_name: str) -> None:
     try:
         with _open_stream(path, fmt) as fh:

@@ -30,13 +30,15 @@ class LazyContent:
     own reader) the first time something reads it, into a temporary name that is then renamed, so a reader in
     another process (the checks' child) never sees half a file. The bytes must hash to what the cache said."""
 
-    __slots__ = ("container_head", "content", "done", "path", "sha256", "writer")
+    __slots__ = ("container_head", "content", "done", "path", "sha256", "size", "writer")
 
-    def __init__(self, writer: TreeWriter, path: str, sha256: str, content: Callable[[], Iterable[bytes]],
-                 container_head: bool):
+    def __init__(self, writer: TreeWriter, path: str, sha256: str, size: int,
+                 content: Callable[[], Iterable[bytes]], container_head: bool):
         self.writer = writer
         self.path = path
         self.sha256 = sha256
+        self.size = size
+        """What the cache says the content holds: writing stops past it (a stream may lie)."""
         self.content = content
         self.container_head = container_head
         """Whether the file's first bytes say it holds something to open (known from the cache)."""
@@ -54,7 +56,11 @@ class LazyContent:
         try:
             out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=fd)
             try:
+                written = 0
                 for chunk in self.content():
+                    written += len(chunk)
+                    if written > self.size:
+                        raise OSError(errno.EIO, f"{self.path}: more content than the cache's record of it")
                     digest.update(chunk)
                     view = memoryview(chunk)
                     while view:
@@ -62,14 +68,17 @@ class LazyContent:
             finally:
                 os.close(out)
             if digest.hexdigest() != self.sha256:
-                os.unlink(tmp, dir_fd=fd)
                 raise OSError(errno.EIO, f"{self.path}: content differs from the cache's record of it")
             os.rename(tmp, name, src_dir_fd=fd, dst_dir_fd=fd)
             self.done = True
-        except OSError:
-            raise
-        except Exception as exc:  # the image's reader: a damaged block
-            raise OSError(errno.EIO, f"{self.path}: {exc}") from exc
+        except Exception as exc:
+            try:
+                os.unlink(tmp, dir_fd=fd)
+            except OSError:
+                pass
+            if isinstance(exc, OSError):
+                raise
+            raise OSError(errno.EIO, f"{self.path}: {exc}") from exc  # the image's reader: a damaged block
         finally:
             os.close(fd)
 
@@ -248,7 +257,7 @@ class TreeWriter:
         self.budget.add_bytes(size)
         self.ratio.add(size)
         self.budget.check_time()
-        fetch = LazyContent(self, path, sha256, content, container_head)
+        fetch = LazyContent(self, path, sha256, size, content, container_head)
         node = Node(path, "file", mode & 0o7777, uid, gid, size, sha256=sha256, disk_path=str(self.root) + path,
                     fetch=fetch)
         self._add(node)
