@@ -511,7 +511,7 @@ class Engine:
                 continue
             if node.size < 64 or not _looks_like_container(node):
                 continue
-            if self.packed is not None and (self._lazy_stream(node, tree, depth) or self._known_empty(node)):
+            if self.packed is not None and (self._lazy_stream(node, tree, depth) or self._known_empty(node, depth)):
                 continue
             try:
                 disk = on_disk(node)
@@ -529,9 +529,14 @@ class Engine:
                         and len(self.out.containers) + len(self.out.errors) == said and not self._stopped:
                     self.packed.cache.keep(_EMPTY, node.sha256, True)  # looked like a container, held nothing
 
-    def _known_empty(self, node: Node) -> bool:
+    def _known_empty(self, node: Node, depth: int) -> bool:
         """A file that looked like a container but held nothing in an earlier scan (by content): not again."""
-        return bool(node.sha256) and self.packed.cache.result(_EMPTY, node.sha256) is True  # type: ignore[union-attr]
+        if not node.sha256 or depth >= self.limits.max_depth or self._stopped:
+            return False
+        if self.packed.cache.result(_EMPTY, node.sha256) is not True:  # type: ignore[union-attr]
+            return False
+        self.out.depth = max(self.out.depth, depth + 1)  # as if opened
+        return True
 
     # -- compressed streams known from the cache -----------------------------------------------------------
 
@@ -561,7 +566,8 @@ class Engine:
         """A compressed stream not yet written whose content the cache knows: its tree is made without reading
         it (the inner file is written, from the stream, only if something reads it)."""
         fetch = node.fetch
-        if not isinstance(fetch, LazyContent) or fetch.done or not node.sha256 or depth >= self.limits.max_depth:
+        if not isinstance(fetch, LazyContent) or fetch.done or not node.sha256 or depth >= self.limits.max_depth \
+                or self._stopped:
             return False
         known = self.packed.cache.stream_get(node.sha256)  # type: ignore[union-attr]
         if known is None:
