@@ -63,7 +63,8 @@ def expand(paths: Iterable[Path]) -> list[Path]:
     return out
 
 
-def scan_path(path: str, cache_path: str | None = None, workdir: str | None = None) -> dict[str, Any]:
+def scan_path(path: str, cache_path: str | None = None, workdir: str | None = None,
+              fork: bool = True) -> dict[str, Any]:
     """Scan one image and return its report (runs in a worker process or a Dask worker).
 
     On a worker thread of a process that has no SIGTERM handler of its own (a Dask worker), the scan runs in a
@@ -80,8 +81,17 @@ def scan_path(path: str, cache_path: str | None = None, workdir: str | None = No
         return _scan_in_child(path, cache_path, workdir)
     from .scan import scan
 
-    return scan(Path(path), cache_path=Path(cache_path) if cache_path else None,
-                workdir=Path(workdir) if workdir else None)
+    # the checks of one scan fork a second process only when a core is free for it (see checks.runner)
+    previous = os.environ.get("VERACITY_NO_FORK")
+    os.environ["VERACITY_NO_FORK"] = previous if fork and previous else ("0" if fork else "1")
+    try:
+        return scan(Path(path), cache_path=Path(cache_path) if cache_path else None,
+                    workdir=Path(workdir) if workdir else None)
+    finally:
+        if previous is None:
+            os.environ.pop("VERACITY_NO_FORK", None)
+        else:
+            os.environ["VERACITY_NO_FORK"] = previous
 
 
 def _worker_init() -> None:
@@ -204,6 +214,8 @@ def run_batch(
     inflight: dict[Any, tuple[Path, str, float]] = {}
     it: Iterator[tuple[Path, str]] = iter(queue)
     cancel = False
+    # the workers keep the cores busy: a scan forks for its checks only when there are more cores than workers
+    spare_core = scheduler is None and client is None and workers < (os.cpu_count() or 1)
     try:
         while True:
             while len(inflight) < 2 * workers:
@@ -211,7 +223,7 @@ def run_batch(
                 if nxt is None:
                     break
                 fut = ex.submit(scan_path, str(nxt[0].resolve()), str(cache_path) if cache_path else None,
-                                str(workdir) if workdir else None)
+                                str(workdir) if workdir else None, spare_core)
                 inflight[fut] = (nxt[0], nxt[1], time.monotonic())
                 event("start", None, len(paths))
             if not inflight:
