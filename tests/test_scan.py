@@ -368,3 +368,21 @@ def test_scan_from_a_worker_thread_leaves_sigterm_alone(tmp_path):
     assert "error" not in out, out.get("error")
     assert tree_of(out["report"])["/bin/busybox"]["mode"] == "4755"
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_a_host_that_chose_a_multiprocessing_start_method_can_still_scan(tmp_path):
+    """unblob sets the start method when imported; a host program that already chose one must not break it."""
+    import subprocess
+    import sys
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "router-firmware.bin"
+    code = (
+        "import multiprocessing, sys\n"
+        "multiprocessing.set_start_method('spawn')\n"
+        "from pathlib import Path\n"
+        "from veracity.scan import scan\n"
+        f"r = scan(Path({str(example)!r}), cache_path=None)\n"
+        "print(r['extraction']['errors'], r['findings'][0]['rule'], multiprocessing.get_start_method())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.strip() == "[] VER-BKD-004 spawn", out.stdout + out.stderr

@@ -95,20 +95,10 @@ def scan_path(path: str, cache_path: str | None = None, workdir: str | None = No
 
 
 def _worker_init() -> None:
-    """unblob sets the global start method to "fork" when imported, which fails in a spawned/forkserver child
-    (the method is already set there): import it once with that call made harmless."""
-    if "unblob.pool" in sys.modules:
-        return
-    original = multiprocessing.set_start_method
+    """Import unblob up front in a worker, without letting it reset the start method (see unblobber)."""
+    from .unpack.unblobber import import_unblob
 
-    def forced(method: str | None, force: bool = False) -> None:
-        original(method, force=True)
-
-    multiprocessing.set_start_method = forced  # type: ignore[assignment]
-    try:
-        import unblob.pool  # noqa: F401
-    finally:
-        multiprocessing.set_start_method = original  # type: ignore[assignment]
+    import_unblob()
 
 
 def _scan_in_child(path: str, cache_path: str | None, workdir: str | None) -> dict[str, Any]:

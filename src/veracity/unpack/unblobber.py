@@ -39,6 +39,7 @@ def quiet_unblob() -> None:
 @cache
 def handlers() -> tuple:
     quiet_unblob()
+    import_unblob()
     from unblob.handlers import BUILTIN_HANDLERS
 
     return tuple(BUILTIN_HANDLERS)
@@ -61,6 +62,28 @@ class Chunk:
 _WHOLE_FILE = ((b"\x85\x19", "jffs2_new"), (b"\x19\x85", "jffs2_new"))
 
 
+def import_unblob() -> None:
+    """Import unblob without letting it break the host program: on import it sets the process-wide
+    multiprocessing start method, which raises ("context has already been set") when something else already
+    chose one (a process pool, Dask, a web server). veracity forks its own sandboxed children explicitly, so
+    the host's choice is kept."""
+    if "unblob.pool" in sys.modules:
+        return
+    original = multiprocessing.set_start_method
+
+    def tolerant(method: str | None, force: bool = False) -> None:
+        try:
+            original(method, force=force)
+        except RuntimeError:
+            pass  # already chosen by the host program: keep it
+
+    multiprocessing.set_start_method = tolerant  # type: ignore[assignment]
+    try:
+        import unblob.pool  # noqa: F401
+    finally:
+        multiprocessing.set_start_method = original  # type: ignore[assignment]
+
+
 def carve(path: Path) -> list[Chunk]:
     """Known chunks of the blob at ``path`` and the unknown gaps between them, in offset order."""
     with path.open("rb") as fh:
@@ -68,6 +91,7 @@ def carve(path: Path) -> list[Chunk]:
     for magic, name in _WHOLE_FILE:
         if head.startswith(magic):
             return [Chunk(0, path.stat().st_size, name)]
+    import_unblob()
     from unblob.finder import search_chunks
     from unblob.models import File, PaddingChunk, TaskResult
     from unblob.processing import calculate_unknown_chunks, remove_inner_chunks
