@@ -331,36 +331,29 @@ class Cache:
     def packed_get(self, key: str) -> tuple[str, int, bool] | None:
         """(sha256, size, head says container) of the file an image stores as ``key``, if a scan saw it and
         its facts are still here (without them the file must be read anyway)."""
-        db = self._conn()
-        if db is None:
-            return None
-        try:
-            row = db.execute("SELECT sha256, size, head FROM packed WHERE key = ?",
-                             (f"{code_digest()}:{key}",)).fetchone()
-            if row is None or not isinstance(row[0], str) or not isinstance(row[1], int):
-                return None
-            if db.execute("SELECT 1 FROM facts WHERE key = ?", (f"{self.salt}:{row[0]}",)).fetchone() is None:
-                return None
-        except sqlite3.Error:
-            return None
-        return row[0], row[1], bool(row[2])
+        row = self._known("SELECT sha256, size, head FROM packed WHERE key = ?", key, 0)
+        return None if row is None else (row[0], row[1], bool(row[2]))
 
     def stream_get(self, sha256: str) -> tuple[str, str, int, bool] | None:
         """(format, sha256, size, head says container) of what the compressed stream ``sha256`` holds, as an
         earlier scan unpacked it cleanly, if its facts are still here."""
+        row = self._known("SELECT format, sha256, size, head FROM streams WHERE key = ?", sha256, 1)
+        return None if row is None else (row[0], row[1], row[2], bool(row[3]))
+
+    def _known(self, query: str, key: str, sha_column: int) -> tuple | None:
+        """The row of ``query`` for ``key`` (under this build's code digest) whose content's facts are cached."""
         db = self._conn()
         if db is None:
             return None
         try:
-            row = db.execute("SELECT format, sha256, size, head FROM streams WHERE key = ?",
-                             (f"{code_digest()}:{sha256}",)).fetchone()
-            if row is None or not isinstance(row[1], str) or not isinstance(row[2], int):
+            row = db.execute(query, (f"{code_digest()}:{key}",)).fetchone()
+            if row is None or not isinstance(row[sha_column], str) or not isinstance(row[sha_column + 1], int):
                 return None
-            if db.execute("SELECT 1 FROM facts WHERE key = ?", (f"{self.salt}:{row[1]}",)).fetchone() is None:
+            if db.execute("SELECT 1 FROM facts WHERE key = ?", (f"{self.salt}:{row[sha_column]}",)).fetchone() is None:
                 return None
         except sqlite3.Error:
             return None
-        return row[0], row[1], row[2], bool(row[3])
+        return row
 
     def stream_put(self, outer: str, fmt: str, sha256: str, size: int, head: bool) -> None:
         if self.db is not None:

@@ -79,6 +79,8 @@ class _Child:
                 os._exit(status)
         os.close(write)
         self.fd = read
+        self._poll = select.poll()
+        self._poll.register(read, select.POLLIN | select.POLLHUP | select.POLLERR)
 
     def take(self) -> Any | None:
         """The next check nobody has taken, or None when the queue is empty."""
@@ -97,8 +99,7 @@ class _Child:
                 if left <= 0:
                     self.kill()
                     return "timeout"
-                ready, _, _ = select.select([self.fd], [], [], min(left, 1.0))
-                if not ready:
+                if not self._poll.poll(min(left, 1.0) * 1000):  # poll: no limit on descriptor numbers
                     continue
                 chunk = os.read(self.fd, 1 << 20)
                 if not chunk:

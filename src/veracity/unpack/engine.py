@@ -111,15 +111,9 @@ class Packed:
         return self.cache.packed_get(key)
 
     def put(self, key: str, node: Node) -> None:
-        try:
-            fd = os.open(node.disk_path, os.O_RDONLY | os.O_NOFOLLOW)  # type: ignore[arg-type]
-        except OSError:
-            return
-        try:
-            head = os.pread(fd, HEAD, 0)
-        finally:
-            os.close(fd)
-        self.cache.packed_put(key, node.sha256, node.size, head_is_container(head))
+        head = _head_of(node)
+        if head is not None:
+            self.cache.packed_put(key, node.sha256, node.size, head_is_container(head))
 
     def close(self) -> None:
         for obj in reversed(self.open):
@@ -141,9 +135,13 @@ class Engine:
         self._stopped: LimitExceeded | None = None
         self.out: Unpacked = Unpacked("firmware")
         self.packed = Packed(cache) if cache is not None and getattr(cache, "db", None) is not None else None
+        self._writers: dict[int, TreeWriter] = {}
 
     def close(self) -> None:
         """Release what lazily recorded files still need (call when the scan is done with the trees)."""
+        for w in self._writers.values():
+            w.close()
+        self._writers.clear()
         if self.packed is not None:
             self.packed.close()
 
@@ -275,6 +273,7 @@ class Engine:
         w = TreeWriter(
             self._new_dir(), tree, self.budget, RatioGuard(self.limits, packed), self.out.findings, archive=archive
         )
+        self._writers[id(tree)] = w
         return tree, w
 
     def _try(self, fn, where, outer):
@@ -297,6 +296,9 @@ class Engine:
             self._limit(exc, path=where, chain=outer)
 
     def _done(self, tree: Tree, depth: int) -> None:
+        w = self._writers.pop(id(tree), None)
+        if w is not None:
+            w.close()  # its open directory: a thousand nested trees must not hold a thousand descriptors
         if len(tree) > 1 or any(n.kind != "dir" for n in tree.nodes.values()):
             self.out.trees.append(tree)
             self._descend(tree, depth + 1)
@@ -551,16 +553,10 @@ class Engine:
         if len(files) != 1 or files[0].kind != "file" or not files[0].sha256 or files[0].fetch is not None:
             return
         inner = files[0]
-        try:
-            fd = os.open(inner.disk_path, os.O_RDONLY | os.O_NOFOLLOW)  # type: ignore[arg-type]
-        except OSError:
-            return
-        try:
-            head = os.pread(fd, HEAD, 0)
-        finally:
-            os.close(fd)
-        self.packed.cache.stream_put(node.sha256, first.format, inner.sha256, inner.size,  # type: ignore[union-attr]
-                                     head_is_container(head))
+        head = _head_of(inner)
+        if head is not None:
+            self.packed.cache.stream_put(node.sha256, first.format, inner.sha256,  # type: ignore[union-attr]
+                                         inner.size, head_is_container(head))
 
     def _lazy_stream(self, node: Node, tree: Tree, depth: int) -> bool:
         """A compressed stream not yet written whose content the cache knows: its tree is made without reading
@@ -621,12 +617,19 @@ def _looks_like_container(node: Node) -> bool:
     fetch = node.fetch
     if isinstance(fetch, LazyContent) and not fetch.done:
         return fetch.container_head  # known from the cache: written only if it has to be opened
+    head = _head_of(node)
+    return head is not None and head_is_container(head)
+
+
+def _head_of(node: Node) -> bytes | None:
+    """The first HEAD bytes of a file already in the work directory (never through a link); None if unreadable."""
     try:
         fd = os.open(node.disk_path, os.O_RDONLY | os.O_NOFOLLOW)  # type: ignore[arg-type]
-    except OSError:
-        return False
+    except (OSError, TypeError):
+        return None
     try:
-        head = os.pread(fd, HEAD, 0)
+        return os.pread(fd, HEAD, 0)
+    except OSError:
+        return None
     finally:
         os.close(fd)
-    return head_is_container(head)
