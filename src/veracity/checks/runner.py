@@ -55,8 +55,17 @@ class _Child:
         os.close(qwrite)  # readers see the end of the queue once it is empty
         os.set_blocking(qread, False)
         self.queue = qread
-        read, write = os.pipe()
-        self.pid = os.fork()
+        try:
+            read, write = os.pipe()
+        except OSError:
+            os.close(qread)
+            raise
+        try:
+            self.pid = os.fork()
+        except OSError:
+            for fd in (qread, read, write):
+                os.close(fd)
+            raise
         if self.pid == 0:  # the child: never returns
             status = 70
             try:

@@ -422,7 +422,9 @@ def extract_squashfs(path: Path, offset: int, w: TreeWriter, packed: Any = None)
         data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
         try:
             fs = SquashFS(data, offset)
-            keep = feed_writer(fs.walk(), fs, SquashFSError, w, prefetch=True, packed=packed)
+            # with a cache, files may be left for later even if unpacking stops half-way: keep the image open
+            keep = packed is not None
+            feed_writer(fs.walk(), fs, SquashFSError, w, prefetch=True, packed=packed)
         except SquashFSError as exc:
             raise FormatError(f"squashfs: {exc}") from exc
         return list(fs.errors)
