@@ -19,6 +19,7 @@ from veracity.components.vulndb import VulnDB, VulnDBError
 
 SOURCES = Path(__file__).resolve().parents[2] / "shared" / "knowledge" / "sources"
 NVD = SOURCES / "nvd-cve-fixtures" / "nvd-2.0"
+needs_sources = pytest.mark.skipif(not NVD.is_dir(), reason="shared knowledge fixtures not available")
 CVE5 = SOURCES / "nvd-cve-fixtures" / "cve-5"
 KEV = SOURCES / "cisa-kev" / "known_exploited_vulnerabilities.json"
 OSV = Path(__file__).parent / "data" / "components" / "osv"
@@ -70,6 +71,7 @@ def test_import_counts_and_fields(db):
     assert g.aliases == ("CVE-2023-32681",) and g.score == 6.1 and g.severity == "MEDIUM"
 
 
+@needs_sources
 def test_reimport_replaces(tmp_path):
     path = tmp_path / "v.sqlite"
     with VulnDB(path) as d:
@@ -79,6 +81,7 @@ def test_reimport_replaces(tmp_path):
         assert d.status()["cpe_ranges"] == first == 32
 
 
+@needs_sources
 def test_cve5_and_garbage_are_skipped_with_reasons(tmp_path):
     junk = tmp_path / "junk.json"
     junk.write_text("not json")
@@ -94,6 +97,7 @@ def test_cve5_and_garbage_are_skipped_with_reasons(tmp_path):
     assert "cannot read" in reasons[str(tmp_path / "missing.json")]
 
 
+@needs_sources
 def test_feed_page_gzip_and_zip(tmp_path):
     records = [json.loads((NVD / n).read_text()) for n in ("CVE-2016-7406.json", "CVE-2018-15599.json")]
     page = {"resultsPerPage": 2, "format": "NVD_CVE", "version": "2.0", "vulnerabilities": [{"cve": r} for r in records]}
@@ -209,6 +213,7 @@ def parse(argv):
     return args
 
 
+@needs_sources
 def test_cli_import_and_status(tmp_path, capsys):
     path = tmp_path / "v.sqlite"
     args = parse(["db", "--db", str(path), "import", str(NVD / "CVE-2016-2147.json"), str(KEV)])
@@ -296,6 +301,7 @@ def test_download_resumes(tmp_path):
     assert server.requests[-1] == (url, "bytes=100000-")
 
 
+@needs_sources
 def test_update_verifies_imports_and_skips_unchanged(tmp_path):
     gz, meta = _feed("2016", ["CVE-2016-2147.json", "CVE-2016-7406.json"])
     server = FakeServer({
@@ -314,6 +320,7 @@ def test_update_verifies_imports_and_skips_unchanged(tmp_path):
     assert again.fetched == []  # the feed's sha256 did not change
 
 
+@needs_sources
 def test_update_rejects_a_corrupt_feed(tmp_path):
     _, meta = _feed("2016", ["CVE-2016-2147.json"])
     bad = gzip.compress(b'{"vulnerabilities": []}')
