@@ -467,3 +467,17 @@ def test_psl_offline_snapshot():
 ])
 def test_manual_pages_are_documentation_but_versioned_libraries_are_code(path, doc):
     assert noise.is_doc_path(path) is doc
+
+
+def test_arpa_names_and_one_group_ipv6_are_not_endpoints(tmp_path):
+    """Seen in a real busybox: "dr.arpa" (a reverse-zone suffix), "aed::" (a word before a scope operator)."""
+    binary = (b"\x7fELF\x02\x01\x01" + b"\0" * 57 + b"\0%u.%u.%u.%u.in-ad\0dr.arpa\0" + b"\0Failed\0aed::\0"
+              + b"\0relay 2a00:1450:4001:82b::200e\0")
+    _, sections = _scan(tmp_path, {"/usr/bin/tool": binary})
+    eps = _by_value(sections)
+    assert "dr.arpa" not in eps or not eps["dr.arpa"]["egress"]
+    assert "aed::" not in eps or not eps["aed::"]["egress"]
+    dropped = {e["rule"]: set(e["examples"]) for e in sections["egress_noise"]}
+    assert "dr.arpa" in dropped["protocol-identifier"] and dropped["network-address"] == {"aed::"}
+    # addresses of several groups are not taken for prefixes
+    assert "2a00:1450:4001:82b::200e" not in dropped["network-address"] | dropped.get("junk", set())

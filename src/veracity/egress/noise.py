@@ -304,8 +304,8 @@ class Judge:
         if host and not _is_ip(host) and _suffix_match(host, PROJECT_SUFFIXES) and not DOWNLOAD_HOSTS.match(host):
             return PROJECT
         if host and not _is_ip(host):
-            if host.endswith(_REVERSE_ZONES) or host in _REVERSE_ZONES:
-                return PROTOCOL_NAME
+            if host.endswith(_REVERSE_ZONES) or host in _REVERSE_ZONES or host.endswith(".arpa"):
+                return PROTOCOL_NAME  # .arpa is DNS infrastructure (reverse zones, e164), never a peer
             if _suffix_match(host, EXAMPLE_SUFFIXES) or host.rsplit(".", 1)[-1] in RESERVED_TLDS and not host.endswith(
                     ".localhost"):
                 return EXAMPLE
@@ -364,7 +364,12 @@ class Judge:
                 return VERSION
             if prefix.endswith("/") and cand.suffix.startswith("/") and "://" not in prefix:
                 return VERSION
-        if key and INTERFACE_KEYS.match(key):
+        else:
+            raw = (cand.host or "").strip("[]")
+            if raw.endswith("::") and raw.count(":") == 2:
+                return NETWORK  # "2001::", "aed::": a prefix (or a word before a C++ scope), not a host
+            if raw.startswith("::") and raw.count(":") == 2 and not addr.is_loopback:
+                return JUNK  # "::beef": a scope operator before a hex-looking word
             return INTERFACE
         if _INTERFACE_COMMANDS.search(prefix[-80:]):
             return INTERFACE
