@@ -386,3 +386,11 @@ def test_a_host_that_chose_a_multiprocessing_start_method_can_still_scan(tmp_pat
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert out.stdout.strip() == "[] VER-BKD-004 spawn", out.stdout + out.stderr
+
+
+def test_checks_none_matches_no_patterns():
+    """`--checks none` measures unpacking and inventory alone: no check's patterns are matched either."""
+    from veracity.checks import registry
+
+    assert len(registry.patterns(())) == 0
+    assert len(registry.patterns(None)) > 100

@@ -60,8 +60,10 @@ def checks(options: ScanOptions | None = None) -> tuple:
 
 
 def patterns(instances: tuple | None = None) -> PatternSet:
-    """The union of every check's patterns, compiled once per scan by the inventory."""
-    return PatternSet(p for check in (instances or checks()) for p in getattr(check, "PATTERNS", ()))
+    """The union of the patterns of ``instances`` (default: every check), compiled once per scan by the
+    inventory. No checks (``--checks none``): no patterns, so unpacking and inventory are measured alone."""
+    chosen = checks() if instances is None else instances
+    return PatternSet(p for check in chosen for p in getattr(check, "PATTERNS", ()))
 
 
 def ids() -> tuple[str, ...]:
