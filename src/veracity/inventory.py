@@ -294,12 +294,18 @@ class Cache:
         self._write_facts()
 
     def flush(self) -> None:
-        db = self._conn()
         pending, self.pending = self.pending, []
-        if db is None or not pending:
+        self._write(("INSERT OR REPLACE INTO results VALUES (?, ?)", pending))
+
+    def _write(self, *batches: tuple[str, list[tuple]]) -> None:
+        """Rows for several tables in one short write transaction: scans sharing the cache (a batch, the checks'
+        child) never wait long for each other; a failed write loses only what the cache would have saved."""
+        db = self._conn()
+        if db is None or not any(rows for _sql, rows in batches):
             return
         try:
-            db.executemany("INSERT OR REPLACE INTO results VALUES (?, ?)", pending)
+            for sql, rows in batches:
+                db.executemany(sql, rows)
             db.commit()
         except sqlite3.Error:
             try:
@@ -364,23 +370,12 @@ class Cache:
             self.pending_packed.append((f"{code_digest()}:{key}", sha256, size, int(head)))
 
     def _write_facts(self) -> None:
-        """One short write transaction: scans sharing the cache (a batch) never wait long for each other."""
-        pending, self.pending_facts = self.pending_facts, []
+        facts, self.pending_facts = self.pending_facts, []
         packed, self.pending_packed = self.pending_packed, []
         streams, self.pending_streams = self.pending_streams, []
-        db = self._conn()
-        if db is None or not (pending or packed or streams):
-            return
-        try:
-            db.executemany("INSERT OR REPLACE INTO facts VALUES (?, ?)", pending)
-            db.executemany("INSERT OR REPLACE INTO packed VALUES (?, ?, ?, ?)", packed)
-            db.executemany("INSERT OR REPLACE INTO streams VALUES (?, ?, ?, ?, ?)", streams)
-            db.commit()
-        except sqlite3.Error:
-            try:
-                db.rollback()
-            except sqlite3.Error:
-                pass
+        self._write(("INSERT OR REPLACE INTO facts VALUES (?, ?)", facts),
+                    ("INSERT OR REPLACE INTO packed VALUES (?, ?, ?, ?)", packed),
+                    ("INSERT OR REPLACE INTO streams VALUES (?, ?, ?, ?, ?)", streams))
 
     def close(self) -> None:
         if self.db is not None:

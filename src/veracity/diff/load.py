@@ -165,7 +165,7 @@ def scan_kept(
     """The scan of :func:`veracity.scan.scan` (same stages, same report), with the inventory and its unpacked
     files kept until the ``with`` block ends."""
     from ..checks import registry
-    from ..checks.base import NotApplicable
+    from ..checks.runner import run_one
     from ..standards import conformance
     from ..unpack import rules
     from ..unpack.engine import Engine, Unpacked
@@ -194,15 +194,9 @@ def scan_kept(
         ran: list[dict] = []
         for check in instances:
             say(f"{target.name}: check {check.ID}")
-            try:
-                findings.extend(check.run(inv, sections))
-                ran.append({"id": check.ID, "status": "ran", "reason": None})
-            except NotApplicable as exc:
-                ran.append({"id": check.ID, "status": "not-applicable", "reason": str(exc)})
-            except Exception as exc:  # noqa: BLE001 - one broken check must not lose the others
-                findings.append(registry.CHECK_FAILED.finding(
-                    path=None, container=(target.name,), evidence=f"{check.ID}: {exc!r}", key=check.ID))
-                ran.append({"id": check.ID, "status": "failed", "reason": repr(exc)})
+            found, entry = run_one(check, inv, sections, target.name)
+            findings.extend(found)
+            ran.append(entry)
         sections["checks"] = ran
         sections["conformance"] = conformance(findings, ran, options.standards if options else (), checks=instances)
         report = report_mod.build(

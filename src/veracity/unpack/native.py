@@ -293,13 +293,9 @@ def _bounded(fh: IO[bytes], size: int) -> Iterator[bytes]:
 STREAM_FORMATS = frozenset(_STREAMS)
 
 
-def open_stream(path: Path, fmt: str):
-    """The decompressed content of a single-stream file (``fmt`` one of :data:`STREAM_FORMATS`)."""
-    return _open_stream(path, fmt)
-
-
-def chunks(fh: IO[bytes]) -> Iterator[bytes]:
-    return _chunks(fh)
+open_stream = _open_stream
+"""The decompressed content of a single-stream file (``fmt`` one of :data:`STREAM_FORMATS`)."""
+chunks = _chunks
 
 
 def extract_stream(path: Path, fmt: str, w: TreeWriter, inner_name: str) -> None:
