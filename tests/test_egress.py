@@ -430,6 +430,15 @@ def test_domain_ownership_sources():
     assert o.for_host("foo.example-unknown.io").country is None  # generic ccTLD: no fallback
 
 
+def test_a_tracker_list_category_is_a_purpose_only_when_it_says_what_the_host_does():
+    o = owner.Owners()
+    # WhoTracks.me files GitHub and support desks under "customer_interaction": who runs them, not telemetry
+    for host in ("github.com", "raw.githubusercontent.com", "intercom.io"):
+        a = o.for_host(host)
+        assert a.owner and a.country == "US" and a.purpose is None, host
+    assert o.for_host("www.google-analytics.com").purpose == "telemetry"  # "site_analytics" is
+
+
 def test_every_curated_row_has_a_source():
     for name in ("companies.csv", "vendors.csv", "known-ips.csv"):
         rows = owner._csv(name)

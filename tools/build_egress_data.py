@@ -58,7 +58,9 @@ NEXTDNS = {
     "sonos": "Sonos", "windows": "Microsoft", "xiaomi": "Xiaomi",
 }
 WHOTRACKS_PURPOSE = {"site_analytics": "telemetry", "advertising": "advertising", "cdn": "cdn",
-                     "pornvertising": "advertising", "customer_interaction": "telemetry"}
+                     "pornvertising": "advertising"}
+# "customer_interaction" (live chat, support desks, feedback widgets; also GitHub) says who runs a host, not that
+# a device reports to it: such hosts get an owner and no purpose, so the context rules decide
 
 
 def _xz(data: bytes) -> bytes:
