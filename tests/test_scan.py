@@ -394,3 +394,17 @@ def test_checks_none_matches_no_patterns():
 
     assert len(registry.patterns(())) == 0
     assert len(registry.patterns(None)) > 100
+
+
+def test_a_program_named_like_an_image_is_not_carved(run_scan, tmp_path):
+    # mkfs.jffs2 ends like an image; it is an ELF program and is judged like every other one, while a file
+    # named like an image whose head says nothing is still carved for what it holds
+    elf = Path("/bin/true").read_bytes()
+    hidden = b"\0" * 512 + gzip.compress(b"root::0:0::/root:/bin/sh\n", mtime=0)
+    path = _tar(tmp_path / "rootfs.tar",
+                [("file", "usr/sbin/mkfs.jffs2", elf), ("file", "lib/firmware/radio.bin", hidden)])
+    report = run_scan(path)
+    opened = [c["path"] for c in report["extraction"]["containers"]]
+    assert not any("mkfs.jffs2" in p for p in opened)
+    assert any("radio.bin" in p for p in opened)
+    assert not [f for f in findings(report, rule="VER-UNP-003") if f["path"] == "/usr/sbin/mkfs.jffs2"]

@@ -612,9 +612,16 @@ def head_is_container(head: bytes) -> bool:
 
 
 def _looks_like_container(node: Node) -> bool:
-    if node.name.lower().endswith(_FIRMWARE_SUFFIXES):
-        return True
     fetch = node.fetch
+    if node.name.lower().endswith(_FIRMWARE_SUFFIXES):
+        # named like an image: opened whatever its head says, unless it is a program (``mkfs.jffs2``), which is
+        # judged like every other ELF file
+        try:
+            on_disk(node)
+        except OSError:
+            return True  # said by the caller, which cannot write it either
+        head = _head_of(node)
+        return head is None or not head.startswith(b"\x7fELF") or head_is_container(head)
     if isinstance(fetch, LazyContent) and not fetch.done:
         return fetch.container_head  # known from the cache: written only if it has to be opened
     head = _head_of(node)
