@@ -65,6 +65,20 @@ def test_process_pool_and_resume(tmp_path, fleet):
     store.close()
 
 
+def test_the_first_image_seeds_a_shared_cache_alone(tmp_path, fleet):
+    def events(cache):
+        seen: list[str] = []
+        store = Store(f"sqlite:///{tmp_path / f'db-{cache is not None}.sqlite'}")
+        batch.run_batch(fleet, store=store, workers=2, cache_path=cache,
+                        on_event=lambda kind, outcome, total: seen.append(kind))
+        return seen
+
+    # with a shared cache, the second image starts once the first is done: it finds the files they share
+    assert events(tmp_path / "cache.sqlite")[:3] == ["start", "done", "start"]
+    # without one there is nothing to wait for: the workers start together
+    assert events(None)[:2] == ["start", "start"]
+
+
 def test_failures_are_recorded_not_fatal(tmp_path, monkeypatch):
     store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
     missing = tmp_path / "gone.bin"

@@ -74,7 +74,6 @@ def scan_path(path: str, cache_path: str | None = None, workdir: str | None = No
     """
     import signal as _signal
 
-    _worker_init()
     if threading.current_thread() is not threading.main_thread() and _signal.getsignal(_signal.SIGTERM) in (
         _signal.SIG_DFL, None
     ):
@@ -94,11 +93,27 @@ def scan_path(path: str, cache_path: str | None = None, workdir: str | None = No
             os.environ["VERACITY_NO_FORK"] = previous
 
 
-def _worker_init() -> None:
-    """Import unblob up front in a worker, without letting it reset the start method (see unblobber)."""
-    from .unpack.unblobber import import_unblob
+PRELOAD = ("veracity.scan", "veracity.checks.registry", "veracity.report", "lief", "pyperscan", "tldextract")
+"""What the fork server imports once, before it forks workers: a new worker (the pool's first, or one that
+replaces a worker past ``max_tasks_per_child``) starts scanning at once instead of importing for a second.
+unblob is not among them: only a scan that carves needs it (``unblobber.import_unblob``)."""
 
-    import_unblob()
+
+def start_fork_server() -> None:
+    """Start the pool's fork server now, in the background: importing what scans need takes it a second or two,
+    spent while this process opens the store and hashes the images instead of before the first scan."""
+    from multiprocessing import forkserver
+
+    multiprocessing.get_context("forkserver").set_forkserver_preload(list(PRELOAD))
+    # ensure_running holds a lock: the pool's first worker waits for this start instead of making a second one
+    threading.Thread(target=forkserver.ensure_running, name="veracity-fork-server", daemon=True).start()
+
+
+def process_pool(workers: int, max_tasks_per_child: int) -> ProcessPoolExecutor:
+    """A local pool of scan workers, forked from a fork server that has imported what scans need."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(list(PRELOAD))  # read when the fork server starts; later calls change nothing
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context, max_tasks_per_child=max_tasks_per_child)
 
 
 def _scan_in_child(path: str, cache_path: str | None, workdir: str | None) -> dict[str, Any]:
@@ -129,10 +144,7 @@ class _Executor:
                 self.owned_client = True
             self.client = client
         else:
-            self.pool = ProcessPoolExecutor(
-                max_workers=workers, mp_context=multiprocessing.get_context("forkserver"), max_tasks_per_child=50,
-                initializer=_worker_init,
-            )
+            self.pool = process_pool(workers, max_tasks_per_child=50)
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
         if self.dask:
@@ -205,20 +217,26 @@ def run_batch(
     it: Iterator[tuple[Path, str]] = iter(queue)
     cancel = False
     # the workers keep the cores busy: a scan forks for its checks only when there are more cores than workers
-    spare_core = scheduler is None and client is None and workers < (os.cpu_count() or 1)
+    local = scheduler is None and client is None
+    spare_core = local and workers < (os.cpu_count() or 1)
+    # With a shared cache, the first image seeds it: scanned alone (its checks on a core of their own), it
+    # leaves every file it shares with the next images known, and versions of one product share most of their
+    # files. Two versions scanned cold side by side would each pay for everything.
+    seeding = local and cache_path is not None and len(queue) > 1
     try:
         while True:
-            while len(inflight) < 2 * workers:
+            while len(inflight) < (1 if seeding else 2 * workers):
                 nxt = next(it, None)
                 if nxt is None:
                     break
                 fut = ex.submit(scan_path, str(nxt[0].resolve()), str(cache_path) if cache_path else None,
-                                str(workdir) if workdir else None, spare_core)
+                                str(workdir) if workdir else None, spare_core or seeding)
                 inflight[fut] = (nxt[0], nxt[1], time.monotonic())
                 event("start", None, len(paths))
             if not inflight:
                 break
             done, _ = ex.wait_some(set(inflight))
+            seeding = False
             for fut in done:
                 p, sha, t0 = inflight.pop(fut)
                 try:
@@ -322,6 +340,8 @@ def run(args: argparse.Namespace) -> int:
     if args.workers < 0:
         err.print("veracity: error: --workers must be positive")
         return EXIT_USAGE
+    if args.scheduler is None:
+        start_fork_server()
     paths = expand(args.paths)
     sign = None
     if args.sign is not None:

@@ -9,10 +9,19 @@ line of a big binary cannot flood memory; the cap is recorded.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 MAX_PER_PATTERN = 32
+
+_DATABASES: dict[str, Any] = {}
+"""Compiled Hyperscan databases by pattern-set digest: compiling costs a fifth of a second, and a process that
+scans many images (a batch worker, the web server's) compiles the same set once. A database is immutable and
+shared; each :class:`PatternSet` has a scanner (and scratch space) of its own."""
+_DATABASES_LOCK = threading.Lock()
+_DATABASES_KEPT = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +61,18 @@ class PatternSet:
         return len(self.patterns)
 
     def _build(self):
+        return self._database().build(self._hits, _on_match)
+
+    def _database(self):
+        with _DATABASES_LOCK:
+            db = _DATABASES.get(self.digest)
+            if db is None:
+                db = _DATABASES[self.digest] = self._compile()
+                while len(_DATABASES) > _DATABASES_KEPT:
+                    del _DATABASES[next(iter(_DATABASES))]
+            return db
+
+    def _compile(self):
         import pyperscan as ps
 
         compiled = []
@@ -63,8 +84,7 @@ class PatternSet:
             if p.multiline:
                 flags.append(ps.Flag.MULTILINE)
             compiled.append(ps.Pattern(p.regex, *flags, tag=index))
-        db = ps.BlockDatabase(*compiled)
-        return db.build(self._hits, _on_match)
+        return ps.BlockDatabase(*compiled)
 
     def scan(self, data) -> tuple[tuple[tuple[str, int, int], ...], tuple[str, ...]]:
         """(pattern id, start, end) of every match, in offset order, and the ids that hit the cap."""

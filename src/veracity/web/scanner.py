@@ -3,13 +3,12 @@ process); the server's thread that collects results is the one writer of their r
 
 from __future__ import annotations
 
-import multiprocessing
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from ..batch import _worker_init, scan_path
+from ..batch import process_pool, scan_path
 
 
 class Scanner:
@@ -25,10 +24,7 @@ class Scanner:
     def _pool(self) -> ProcessPoolExecutor:
         with self.lock:
             if self.pool is None:
-                self.pool = ProcessPoolExecutor(
-                    max_workers=self.workers, mp_context=multiprocessing.get_context("forkserver"),
-                    initializer=_worker_init, max_tasks_per_child=20,
-                )
+                self.pool = process_pool(self.workers, max_tasks_per_child=20)
             return self.pool
 
     def submit(self, scan_id: int, path: Path, meta: dict[str, Any], name: str | None = None) -> Future:
