@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 
-from veracity.checks.runner import run_checks
+from veracity.checks.runner import PARTS, run_checks, share
 from veracity.findings import Rule
 from veracity.testing.memfs import inventory_from
 
@@ -48,6 +48,25 @@ class _Slow(_Isolated):
         if os.getpid() != PARENT:
             time.sleep(30)
         return super().run(inv, sections)
+
+
+class _Sharing(_Isolated):
+    """Per-file work in shares: each share records which process worked it out; run() recalls them."""
+
+    FILES = 64
+
+    def prefetch(self, inv, part, parts):
+        if os.getpid() != PARENT and getattr(self, "broken", False):
+            raise RuntimeError("a share that fails")
+        out = {}
+        for i in share(list(range(self.FILES)), [1.0] * self.FILES, part, parts):
+            time.sleep(0.005)
+            out[("t", str(i))] = self._where()
+        return out
+
+    def run(self, inv, sections):
+        sections["files"] = [{"by": inv.recall("t", str(i)) or f"run in {self._where()}"} for i in range(self.FILES)]
+        return []
 
 
 def _inv(tmp_path):
@@ -93,3 +112,35 @@ def test_a_child_past_the_deadline_is_killed_and_reported(tmp_path):
     assert ran[1]["status"] == "failed" and "time limit" in ran[1]["reason"]
     assert [(f.rule, f.category) for f in findings] == [("VER-TST-001", "code.malicious"),
                                                         ("VER-CHK-001", "analysis.incomplete")]
+
+
+def test_per_file_work_is_shared_by_both_processes_and_recalled_by_the_run(tmp_path):
+    inv = _inv(tmp_path)
+    _, ran, sections = run_checks([_Sharing("s")], inv, "t", time.monotonic() + 60)
+    by = [f["by"] for f in sections["files"]]
+    assert ran[0]["status"] == "ran" and set(by) == {"parent", "child"}  # nothing left for the run itself
+    assert not inv.prefetched  # what the shares found lives as long as the checks
+
+
+def test_a_failed_share_is_worked_out_by_the_run(tmp_path):
+    sharing = _Sharing("s")
+    sharing.broken = True
+    _, ran, sections = run_checks([sharing], _inv(tmp_path), "t", time.monotonic() + 60)
+    by = [f["by"] for f in sections["files"]]
+    assert ran[0]["status"] == "ran" and "child" not in by and "run in parent" in by and "parent" in by
+
+
+def test_no_fork_runs_shared_work_in_the_check(tmp_path, monkeypatch):
+    monkeypatch.setenv("VERACITY_NO_FORK", "1")
+    _, _, sections = run_checks([_Sharing("s")], _inv(tmp_path), "t", time.monotonic() + 60)
+    assert {f["by"] for f in sections["files"]} == {"run in parent"}
+
+
+def test_shares_cover_the_work_once_with_about_equal_weight():
+    work = list(range(100))
+    weights = [float(1 + (i * 37) % 11) for i in work]
+    shares = [share(work, weights, p, PARTS) for p in range(PARTS)]
+    assert sorted(i for s in shares for i in s) == work
+    loads = [sum(weights[i] for i in s) for s in shares]
+    assert max(loads) - min(loads) <= max(weights)
+    assert shares == [share(work, weights, p, PARTS) for p in range(PARTS)]  # the same in every process

@@ -134,9 +134,16 @@ class Inventory:
     _sorted: list[tuple[str, int]] | None = None
     cache: Cache | None = None
     """Where checks keep per-file results (:meth:`recall`, :meth:`keep`); None: nothing is kept."""
+    prefetched: dict[tuple[str, str], Any] = field(default_factory=dict)
+    """Per-file results of this scan worked out ahead by another process (see checks.runner), by
+    (namespace, key): recalled like the kept ones."""
 
     def recall(self, namespace: str, key: str) -> Any:
-        """A per-file result a check kept in an earlier scan (see :meth:`Cache.result`), or None."""
+        """A per-file result worked out ahead in this scan, or kept in an earlier one (see :meth:`Cache.result`);
+        None when there is none."""
+        hit = self.prefetched.get((namespace, key))
+        if hit is not None:
+            return hit
         return self.cache.result(namespace, key) if self.cache is not None else None
 
     def keep(self, namespace: str, key: str, value: Any) -> None:

@@ -204,6 +204,7 @@ _PATTERNS: tuple[Pattern, ...] = (
         "VER-ACC-005/pair",
         rb"(?:passwd|password|passwort|pwd|pass|_pw)[A-Za-z0-9_\]\[]{0,8}[\"']?\s*(?:=|\s+value\s*=)\s*[\"']?[^\s\"'<>;\x00]",
         caseless=True,
+        first_only=True,  # whether a file holds one decides; where is not needed (and tracking it costs 5x)
     ),
 )
 

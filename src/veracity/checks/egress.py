@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
@@ -41,6 +41,7 @@ from ..inventory import Inventory, Item
 from ..options import ScanOptions
 from ..patterns import Pattern
 from .base import NotApplicable
+from .runner import share
 
 __all__ = ["EgressCheck", "add_scan_arguments", "options_from"]
 
@@ -214,24 +215,55 @@ class EgressCheck:
 
     # -- extraction --
 
-    def _collect(self, inv: Inventory, out: list[Finding]) -> tuple[list[_Endpoint], dict[str, list]]:
+    @staticmethod
+    def _judge(inv: Inventory) -> tuple[noise.Judge, str]:
         versions = _tree_versions(inv)
-        judge = noise.Judge(versions)
-        judged = hashlib.sha256("\n".join(sorted(versions)).encode()).hexdigest()[:16]
-        found: dict[tuple[str, str], _Endpoint] = {}
-        stats: dict[str, list] = {}
+        return noise.Judge(versions), hashlib.sha256("\n".join(sorted(versions)).encode()).hexdigest()[:16]
+
+    @staticmethod
+    def _work(inv: Inventory, judged: str, stats: dict[str, list] | None) -> Iterator[tuple[Item, list, bool, str]]:
+        """(item, its endpoint pattern hits, whether they were capped, its result key) of every file that may
+        hold endpoints; documentation files are counted in ``stats``."""
         shell_id = extract.PATTERN_PREFIX + "shell"
         for item in inv.items:
             hits = item.facts.matched(extract.PATTERN_PREFIX)
             if not any(h[0] != shell_id for h in hits):
                 continue
             if item.facts.kind in ("private-key", "certificate") or noise.is_doc_path(item.node.path):
-                stats.setdefault(noise.DOCUMENTATION_FILE.id, [0, set()])[0] += 1
+                if stats is not None:
+                    stats.setdefault(noise.DOCUMENTATION_FILE.id, [0, set()])[0] += 1
                 continue
             full = any(c.startswith(extract.PATTERN_PREFIX) for c in item.facts.capped)
-            path = item.node.path
             # what one file yields depends on its content, its path and the image's version-named directories
-            key = f"{item.facts.sha256}|{int(full)}|{int(item.facts.text is None)}|{judged}|{path}"
+            key = f"{item.facts.sha256}|{int(full)}|{int(item.facts.text is None)}|{judged}|{item.node.path}"
+            yield item, hits, full, key
+
+    def prefetch(self, inv: Inventory, part: int, parts: int) -> dict[tuple[str, str], Any]:
+        """What the files of the ``part``-th of ``parts`` shares yield, unless an earlier scan kept them: a share of
+        the per-file work, done by another process while :meth:`run` waits (see checks.runner)."""
+        judge, judged = self._judge(inv)
+        work = list(self._work(inv, judged, None))
+        # the cost of a file: its candidates, and every byte when its hits were capped (a full rescan)
+        weights = [len(hits) + (item.facts.size / 4096 if full else 0) for item, hits, full, _ in work]
+        out: dict[tuple[str, str], Any] = {}
+        for item, hits, full, key in share(work, weights, part, parts):
+            if inv.recall(CACHE_NAMESPACE, key) is not None:
+                continue
+            try:
+                events = self._file_events(item, hits, full, judge)
+            except OSError:
+                continue  # run() meets it again and says so
+            value = _encode_events(events)
+            inv.keep(CACHE_NAMESPACE, key, value)
+            out[(CACHE_NAMESPACE, key)] = value
+        return out
+
+    def _collect(self, inv: Inventory, out: list[Finding]) -> tuple[list[_Endpoint], dict[str, list]]:
+        judge, judged = self._judge(inv)
+        found: dict[tuple[str, str], _Endpoint] = {}
+        stats: dict[str, list] = {}
+        for item, hits, full, key in self._work(inv, judged, stats):
+            path = item.node.path
             events = _decode_events(inv.recall(CACHE_NAMESPACE, key))
             if events is None:
                 try:

@@ -5,6 +5,11 @@ child while the others run here. The isolated checks wait in a queue, the heavie
 and this process each take the next one when free, and the child sends its findings and sections back through a
 pipe (pickled: the data never leaves this program and its own child). Both cores work on the checks of one scan.
 
+An isolated check whose work is mostly per file (``prefetch(inv, part, parts)``) goes in the queue as ``PARTS``
+shares of its files rather than whole: whoever takes a share works out those files' results, and the check then
+runs here, recalling them (``Inventory.prefetched``). One heavy check alone (``--checks egress``) uses both
+cores, and two of them end together.
+
 Whatever goes wrong with the child (no ``fork`` on this platform, the child killed, an unreadable answer) the
 isolated checks run here instead, so the result is the same; only the time limit is final: a child still working
 at the scan's deadline is killed and its checks are reported as failed. ``VERACITY_NO_FORK=1`` runs everything
@@ -18,12 +23,13 @@ import pickle
 import select
 import signal
 import time
-from typing import Any
+from typing import Any, TypeVar
 
 from ..findings import Finding
 from ..inventory import Inventory
 from .base import NotApplicable
 
+T = TypeVar("T")
 Outcome = tuple[list[Finding], dict[str, Any]]
 """A check's findings and its entry of the report's ``checks`` list."""
 
@@ -41,17 +47,44 @@ def run_one(check: Any, inv: Inventory, sections: dict[str, list[dict]], target:
         return [finding], {"id": check.ID, "status": "failed", "reason": repr(exc)}
 
 
-class _Child:
-    """A forked child that takes isolated checks from a shared queue until it is empty.
+PARTS = 8
+"""Shares of a prefetching check's files in the queue: small enough that the two processes end together."""
 
-    The queue is a pipe holding one byte per isolated check (its index); the parent and the child each read one
-    byte at a time (atomic on a pipe), so every check is taken by exactly one of them, whoever is free first.
+Task = tuple[Any, int | None]
+"""A check to run whole (part None), or one share of a prefetching check's files."""
+
+
+def share(work: list[T], weights: list[float], part: int, parts: int) -> list[T]:
+    """The ``part``-th of ``parts`` shares of ``work`` of about equal weight (the heaviest first, each to the
+    lightest share so far). Deterministic: every process that asks gets the same shares."""
+    loads = [0.0] * parts
+    mine: list[int] = []
+    for i in sorted(range(len(work)), key=lambda i: (-weights[i], i)):
+        lightest = min(range(parts), key=lambda p: (loads[p], p))
+        loads[lightest] += weights[i]
+        if lightest == part:
+            mine.append(i)
+    return [work[i] for i in sorted(mine)]
+
+
+def _prefetch(check: Any, inv: Inventory, part: int) -> dict[tuple[str, str], Any]:
+    try:
+        return check.prefetch(inv, part, PARTS)
+    except Exception:  # noqa: BLE001 - the check's own run works out what a failed share left, and says why
+        return {}
+
+
+class _Child:
+    """A forked child that takes tasks from a shared queue until it is empty.
+
+    The queue is a pipe holding one byte per task (its index); the parent and the child each read one byte at a
+    time (atomic on a pipe), so every task is taken by exactly one of them, whoever is free first.
     """
 
-    def __init__(self, checks: list[Any], inv: Inventory, target: str):
-        self.checks = checks
+    def __init__(self, tasks: list[Task], inv: Inventory, target: str):
+        self.tasks = tasks
         qread, qwrite = os.pipe()
-        os.write(qwrite, bytes(range(len(checks))))
+        os.write(qwrite, bytes(range(len(tasks))))
         os.close(qwrite)  # readers see the end of the queue once it is empty
         os.set_blocking(qread, False)
         self.queue = qread
@@ -73,11 +106,16 @@ class _Child:
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
                 signal.signal(signal.SIGINT, signal.SIG_DFL)
                 done: dict[str, Any] = {}
-                while (check := self.take()) is not None:
-                    own: dict[str, list[dict]] = {}
-                    done[check.ID] = (*run_one(check, inv, own, target), own)
+                prefetched: dict[tuple[str, str], Any] = {}
+                while (task := self.take()) is not None:
+                    check, part = task
+                    if part is None:
+                        own: dict[str, list[dict]] = {}
+                        done[check.ID] = (*run_one(check, inv, own, target), own)
+                    else:
+                        prefetched.update(_prefetch(check, inv, part))
                 inv.flush()  # what the checks kept, through a connection of the child's own
-                data = pickle.dumps(done, protocol=pickle.HIGHEST_PROTOCOL)
+                data = pickle.dumps({"done": done, "prefetched": prefetched}, protocol=pickle.HIGHEST_PROTOCOL)
                 view = memoryview(data)
                 while view:
                     view = view[os.write(write, view):]
@@ -91,16 +129,17 @@ class _Child:
         self._poll = select.poll()
         self._poll.register(read, select.POLLIN | select.POLLHUP | select.POLLERR)
 
-    def take(self) -> Any | None:
-        """The next check nobody has taken, or None when the queue is empty."""
+    def take(self) -> Task | None:
+        """The next task nobody has taken, or None when the queue is empty."""
         try:
             byte = os.read(self.queue, 1)
         except BlockingIOError:
             return None
-        return self.checks[byte[0]] if byte else None
+        return self.tasks[byte[0]] if byte else None
 
     def collect(self, deadline: float) -> dict[str, Any] | str:
-        """The child's outcomes by check id, or why there are none: ``"timeout"`` or ``"failed"``."""
+        """The child's answer (``done``: outcomes by check id; ``prefetched``: per-file results), or why there is
+        none: ``"timeout"`` or ``"failed"``."""
         chunks: list[bytes] = []
         try:
             while True:
@@ -126,7 +165,8 @@ class _Child:
             got = pickle.loads(b"".join(chunks))  # written by our own child a moment ago, never by the image
         except Exception:  # noqa: BLE001
             return "failed"
-        return got if isinstance(got, dict) else "failed"
+        ok = isinstance(got, dict) and isinstance(got.get("done"), dict) and isinstance(got.get("prefetched"), dict)
+        return got if ok else "failed"
 
     def kill(self) -> None:
         if self.pid > 0:
@@ -147,6 +187,16 @@ def _may_fork() -> bool:
     return hasattr(os, "fork") and os.environ.get("VERACITY_NO_FORK", "") in ("", "0")
 
 
+def _tasks(isolated: list[Any]) -> list[Task]:
+    tasks: list[Task] = []
+    for check in isolated:
+        if callable(getattr(check, "prefetch", None)):
+            tasks.extend((check, part) for part in range(PARTS))
+        else:
+            tasks.append((check, None))
+    return tasks
+
+
 def run_checks(instances: tuple | list, inv: Inventory, target: str, deadline: float
                ) -> tuple[list[Finding], list[dict[str, Any]], dict[str, list[dict]]]:
     """Every check of ``instances``: their findings and ``checks`` entries in registry order, and the sections
@@ -157,7 +207,7 @@ def run_checks(instances: tuple | list, inv: Inventory, target: str, deadline: f
     child: _Child | None = None
     if isolated and _may_fork():
         try:
-            child = _Child(isolated, inv, target)
+            child = _Child(_tasks(isolated), inv, target)
         except OSError:
             child = None
     outcomes: dict[str, Outcome] = {}
@@ -166,23 +216,30 @@ def run_checks(instances: tuple | list, inv: Inventory, target: str, deadline: f
             if child is None or check not in isolated:
                 outcomes[check.ID] = run_one(check, inv, sections, target)
         if child is not None:
-            while (check := child.take()) is not None:
-                outcomes[check.ID] = run_one(check, inv, sections, target)
+            while (task := child.take()) is not None:
+                check, part = task
+                if part is None:
+                    outcomes[check.ID] = run_one(check, inv, sections, target)
+                else:
+                    inv.prefetched.update(_prefetch(check, inv, part))
             got = child.collect(deadline)
+            if isinstance(got, dict):
+                inv.prefetched.update(got["prefetched"])
             for check in isolated:
                 if check.ID in outcomes:
                     continue
-                if isinstance(got, dict) and check.ID in got:
-                    found, entry, own = got[check.ID]
+                if isinstance(got, dict) and check.ID in got["done"]:
+                    found, entry, own = got["done"][check.ID]
                     outcomes[check.ID] = (found, entry)
                     sections.update(own)
                 elif got == "timeout":
                     outcomes[check.ID] = run_one(_TimedOut(check.ID), inv, {}, target)
-                else:  # the child died before it answered for this check: run it here
+                else:  # a prefetching check (its shares are done), or one the child died before answering for
                     outcomes[check.ID] = run_one(check, inv, sections, target)
     finally:
         if child is not None:
             child.kill()
+        inv.prefetched.clear()
     findings: list[Finding] = []
     ran: list[dict[str, Any]] = []
     for check in instances:
