@@ -50,6 +50,9 @@ def run_one(check: Any, inv: Inventory, sections: dict[str, list[dict]], target:
 PARTS = 8
 """Shares of a prefetching check's files in the queue: small enough that the two processes end together."""
 
+SHARED_ALONE = 1
+"""How many prefetching checks a scan may run for one of them to go in shares."""
+
 Task = tuple[Any, int | None]
 """A check to run whole (part None), or one share of a prefetching check's files."""
 
@@ -188,9 +191,13 @@ def _may_fork() -> bool:
 
 
 def _tasks(isolated: list[Any]) -> list[Task]:
+    """The queue: whole checks, and a prefetching check in shares when it is the only one. Two heavy checks
+    already keep both processes busy, and shares cost a little (both processes walk the whole inventory, each
+    share analyses a copied file again, the check assembles at the end)."""
+    sharing = [c for c in isolated if callable(getattr(c, "prefetch", None))]
     tasks: list[Task] = []
     for check in isolated:
-        if callable(getattr(check, "prefetch", None)):
+        if len(sharing) == SHARED_ALONE and check is sharing[0]:
             tasks.extend((check, part) for part in range(PARTS))
         else:
             tasks.append((check, None))
