@@ -42,9 +42,13 @@ def catalogue() -> tuple[dict[str, str], tuple[PurposeRule, ...]]:
         if r["purpose"] not in purposes:
             raise ValueError(f"purpose rule {r['id']}: unknown purpose {r['purpose']}")
         cond = {k: v for k, v in r.items() if k not in ("id", "purpose", "why")}
-        for k in ("key", "section", "host", "path", "words", "neighbour_host"):
+        for k in ("key", "section", "host", "path", "neighbour_host"):
             if k in cond:
                 cond[k] = re.compile(cond[k], re.IGNORECASE)
+        if "words" in cond:  # searched in lower-cased words (Context.words): written in lower case, no flag
+            if cond["words"] != cond["words"].lower():
+                raise ValueError(f"purpose rule {r['id']}: words must be written in lower case")
+            cond["words"] = re.compile(cond["words"])
         # the text searches last: a rule holds when all its conditions do, and the cheap ones fail most often
         cond = dict(sorted(cond.items(), key=lambda kv: kv[0] in ("words", "neighbour_host")))
         rules.append(PurposeRule(r["id"], r["purpose"], cond, r.get("why", "")))
@@ -69,10 +73,23 @@ def _is_ip(host: str | None) -> bool:
     return True
 
 
+@cache
+def _any_words() -> re.Pattern[str]:
+    """Every rule's ``words`` in one search: most places match none, and then no rule that needs words holds."""
+    return re.compile("|".join(f"(?:{r.conditions['words'].pattern})" for r in catalogue()[1]
+                               if "words" in r.conditions))
+
+
 def classify(cand: Candidate, ctx: Context, shell_file: bool) -> tuple[str | None, str | None]:
     """(purpose, rule id) for one place of an endpoint, or (None, None)."""
     host = cand.host or ""
+    words: bool | None = None
     for rule in catalogue()[1]:
+        if "words" in rule.conditions:
+            if words is None:
+                words = _any_words().search(ctx.words) is not None
+            if not words:
+                continue
         if _holds(rule.conditions, cand, ctx, host, shell_file):
             return rule.purpose, rule.id
     return None, None
