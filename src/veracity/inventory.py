@@ -24,6 +24,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from . import parallel
 from .findings import Finding
 from .patterns import PatternSet
 from .tree import Node, Tree, on_disk
@@ -438,10 +439,11 @@ def build(
     seen_text: set[str] = set()
     todo = [(tree, node) for tree in trees for node in tree.nodes.values() if node.kind == "file" and node.disk_path]
     todo.sort(key=lambda tn: (tn[0].container, tn[1].path))
+    ahead = _analyse_ahead([node for _, node in todo], cache, memo, patterns)
     for n, (tree, node) in enumerate(todo):
         if progress and n % 64 == 0:
             progress(n, len(todo))
-        facts = _facts_for(node, cache, memo, inv, patterns)
+        facts = _facts_for(node, cache, memo, inv, patterns, ahead.get(n))
         if facts.text is not None and facts.sha256 not in seen_text:
             # memory stays bounded whatever the image: past the budget, a text is not kept (checks get its
             # strings on demand instead), and the report says how much
@@ -481,7 +483,94 @@ def build(
     return inv
 
 
-def _facts_for(node: Node, cache: Cache, memo: dict[str, FileFacts], inv: Inventory, patterns: PatternSet) -> FileFacts:
+PARALLEL_BYTES = 8 * 2**20
+"""Below this much content to analyse, a second process costs more than it saves."""
+SHARES = 32
+"""Shares of the files to analyse, taken by this process and its child in turn (see veracity.parallel)."""
+
+
+def _analyse_ahead(nodes: list[Node], cache: Cache, memo: dict[str, FileFacts],
+                   patterns: PatternSet) -> dict[int, FileFacts]:
+    """Facts of the files no earlier scan knows, by their index in ``nodes``, worked out by this process and a
+    forked child together (the files are written here first). Empty when there is too little to share, or no
+    child; a file that fails here is analysed again, and its problem reported, by the caller."""
+    work: list[int] = []
+    seen: set[str] = set()
+    total = 0
+    for n, node in enumerate(nodes):
+        if node.sha256:
+            if node.sha256 in seen or node.sha256 in memo:
+                continue
+            hit = cache.get(node.sha256)
+            if hit is not None:
+                memo[node.sha256] = hit
+                continue
+            seen.add(node.sha256)
+        work.append(n)
+        total += node.size
+    if total < PARALLEL_BYTES or len(work) < 2 or not parallel.may_fork():
+        return {}
+    ready = []
+    for n in work:
+        try:
+            on_disk(nodes[n])  # a file recorded for later is written by this process, once
+        except OSError:
+            continue  # said by the caller, which cannot write it either
+        ready.append(n)
+    parts = parallel.shares(ready, [float(nodes[n].size) + 4096 for n in ready], SHARES)
+    patterns.prepare()  # compiled once, before the fork
+
+    def task(part: int) -> dict[int, FileFacts]:
+        out = {}
+        for n in parts[part]:
+            facts = _analyse_node(nodes[n], patterns)
+            if facts is not None:
+                # a text travels back as the file it is in, read again when its facts are taken (a copy
+                # through the pipe costs more than reading it)
+                out[n] = facts if facts.text is None else replace(facts, text=_TEXT_LEFT)
+        return out
+
+    ahead: dict[int, FileFacts] = {}
+    for part in parallel.shared(SHARES, task):
+        ahead.update(part)
+    return ahead
+
+
+_TEXT_LEFT = "\x00text left in the file\x00"
+"""Stands for the text of a file analysed ahead: never a real text (which holds no NUL in its first KiBs)."""
+
+
+def _text_of(facts: FileFacts, node: Node) -> FileFacts:
+    """``facts`` with the text of the file put back (see _analyse_ahead); without it if it cannot be read."""
+    try:
+        with open(node.disk_path, "rb") as fh:  # type: ignore[arg-type]
+            data = fh.read(facts.size + 1)
+    except OSError as exc:
+        return replace(facts, text=None, error=f"cannot read: {exc.strerror}")
+    if len(data) != facts.size:  # the work directory is this scan's own: nothing else writes there
+        return replace(facts, text=None, error="changed while it was read")
+    return replace(facts, text=data.decode("utf-8", "surrogateescape"))
+
+
+def _analyse_node(node: Node, patterns: PatternSet) -> FileFacts | None:
+    """Facts of one written file's content, or None when it cannot be read."""
+    try:
+        fd = os.open(node.disk_path, os.O_RDONLY | os.O_NOFOLLOW)  # type: ignore[arg-type]
+    except OSError:
+        return None
+    try:
+        if os.fstat(fd).st_size == 0:
+            return FileFacts(hashlib.sha256(b"").hexdigest(), 0, "empty")
+        with mmap.mmap(fd, 0, access=mmap.ACCESS_READ) as data:
+            return analyse(data, node.sha256 or hashlib.sha256(data).hexdigest(), patterns)
+    except (OSError, ValueError):
+        return None
+    finally:
+        os.close(fd)
+
+
+def _facts_for(node: Node, cache: Cache, memo: dict[str, FileFacts], inv: Inventory, patterns: PatternSet,
+               ahead: FileFacts | None = None) -> FileFacts:
     # Files written by our own extractors already carry their hash: no need to read them to find a hit.
     if node.sha256 and node.sha256 in memo:
         inv.cache_hits += 1
@@ -492,6 +581,18 @@ def _facts_for(node: Node, cache: Cache, memo: dict[str, FileFacts], inv: Invent
             inv.cache_hits += 1
             memo[node.sha256] = hit
             return hit
+    if ahead is not None:  # analysed by _analyse_ahead
+        if ahead.sha256 in memo:
+            inv.cache_hits += 1
+            return memo[ahead.sha256]
+        if ahead.text == _TEXT_LEFT:
+            ahead = _text_of(ahead, node)
+            if ahead.error:
+                return ahead
+        inv.analysed += 1
+        memo[ahead.sha256] = ahead
+        cache.put(ahead)
+        return ahead
     try:
         fd = os.open(on_disk(node), os.O_RDONLY | os.O_NOFOLLOW)  # type: ignore[arg-type]
     except OSError as exc:

@@ -60,6 +60,11 @@ class PatternSet:
     def __len__(self) -> int:
         return len(self.patterns)
 
+    def prepare(self) -> None:
+        """Compile now (before a fork, so that a child scans with the same compiled database)."""
+        if self.patterns and self._scanner is None:
+            self._scanner = self._build()
+
     def _build(self):
         return self._database().build(self._hits, _on_match)
 

@@ -39,9 +39,9 @@ from ..egress.owner import Attribution, GeoIPError, Owners
 from ..findings import Finding, Rule
 from ..inventory import Inventory, Item
 from ..options import ScanOptions
+from ..parallel import share
 from ..patterns import Pattern
 from .base import NotApplicable
-from .runner import share
 
 __all__ = ["EgressCheck", "add_scan_arguments", "options_from"]
 

@@ -58,8 +58,8 @@ from typing import Any, ClassVar
 
 from ..findings import SEVERITIES, Finding, Rule
 from ..inventory import Inventory, Item
+from ..parallel import share
 from ..patterns import Pattern
-from .runner import share
 
 _GDSI = ("GDSI:7",)
 _MITRE_SHELL = "https://attack.mitre.org/techniques/T1059/004/"

