@@ -31,7 +31,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
-from ..egress import context, extract, noise
+from ..egress import context, extract, ipdata, noise, owner
 from ..egress import purpose as purposes
 from ..egress.cli import add_scan_arguments, options_from
 from ..egress.declare import Declaration, DeclarationError, Policy, load_declaration, load_mud, load_policy
@@ -237,6 +237,12 @@ class EgressCheck:
             # what one file yields depends on its content, its path and the image's version-named directories
             key = f"{item.facts.sha256}|{int(full)}|{int(item.facts.text is None)}|{judged}|{item.node.path}"
             yield item, hits, full, key
+
+    @staticmethod
+    def warm() -> None:
+        """Read the offline ownership data now, while another process works on the first shares of the files."""
+        ipdata.load()
+        owner.domain_rows()
 
     def prefetch(self, inv: Inventory, part: int, parts: int) -> dict[tuple[str, str], Any]:
         """What the files of the ``part``-th of ``parts`` shares yield, unless an earlier scan kept them: a share of

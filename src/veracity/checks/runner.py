@@ -81,8 +81,12 @@ def run_checks(instances: tuple | list, inv: Inventory, target: str, deadline: f
     isolated = [c for c in instances if getattr(c, "ISOLATED", False)]
     isolated.sort(key=lambda c: -getattr(c, "COST", 1))  # the heaviest first, so the two halves end together
     outcomes: dict[str, Outcome] = {}
+    tasks = _tasks(isolated)
 
     def here() -> None:  # while the child starts on the isolated ones
+        for check in {check.ID: check for check, part in tasks if part is not None}.values():
+            if callable(getattr(check, "warm", None)):
+                check.warm()  # data its final run needs, read while the child takes the first shares
         for check in instances:
             if check not in isolated:
                 outcomes[check.ID] = run_one(check, inv, sections, target)
@@ -92,7 +96,6 @@ def run_checks(instances: tuple | list, inv: Inventory, target: str, deadline: f
             for check in instances:
                 outcomes[check.ID] = run_one(check, inv, sections, target)
         else:
-            tasks = _tasks(isolated)
 
             def task(n: int) -> Any:
                 check, part = tasks[n]

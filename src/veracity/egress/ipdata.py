@@ -97,3 +97,11 @@ def asn(ip: str | ipaddress.IPv4Address | ipaddress.IPv6Address) -> tuple[int, s
     if not number:
         return None
     return number, asn_names().get(number)
+
+
+def load() -> None:
+    """Read every table now (a few tenths of a second), so that the first look-up does not."""
+    for family in (4, 6):
+        table(family, "c")
+        table(family, "a")
+    asn_names()
