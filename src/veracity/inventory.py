@@ -582,9 +582,11 @@ def _facts_for(node: Node, cache: Cache, memo: dict[str, FileFacts], inv: Invent
             memo[node.sha256] = hit
             return hit
     if ahead is not None:  # analysed by _analyse_ahead
-        if ahead.sha256 in memo:
+        known = memo.get(ahead.sha256) or (cache.get(ahead.sha256) if not node.sha256 else None)
+        if known is not None:  # its hash was learnt there: the same content seen before, here or in the cache
             inv.cache_hits += 1
-            return memo[ahead.sha256]
+            memo[ahead.sha256] = known
+            return known
         if ahead.text == _TEXT_LEFT:
             ahead = _text_of(ahead, node)
             if ahead.error:
