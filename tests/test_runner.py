@@ -146,3 +146,11 @@ def test_shares_cover_the_work_once_with_about_equal_weight():
     loads = [sum(weights[i] for i in s) for s in shares]
     assert max(loads) - min(loads) <= max(weights)
     assert shares == [share(work, weights, p, PARTS) for p in range(PARTS)]  # the same in every process
+
+
+def test_one_prefetching_check_goes_in_shares_two_go_whole():
+    from veracity.checks.runner import _tasks
+
+    one, two, plain = _Sharing("s"), _Sharing("t"), _Isolated("u")
+    assert _tasks([one, plain]) == [(one, p) for p in range(PARTS)] + [(plain, None)]
+    assert _tasks([one, two, plain]) == [(one, None), (two, None), (plain, None)]

@@ -543,7 +543,8 @@ _TEXT_LEFT = "\x00text left in the file\x00"
 def _text_of(facts: FileFacts, node: Node) -> FileFacts:
     """``facts`` with the text of the file put back (see _analyse_ahead); without it if it cannot be read."""
     try:
-        with open(node.disk_path, "rb") as fh:  # type: ignore[arg-type]
+        fd = os.open(node.disk_path, os.O_RDONLY | os.O_NOFOLLOW)  # type: ignore[arg-type]
+        with os.fdopen(fd, "rb") as fh:
             data = fh.read(facts.size + 1)
     except OSError as exc:
         return replace(facts, text=None, error=f"cannot read: {exc.strerror}")

@@ -45,9 +45,6 @@ def run_one(check: Any, inv: Inventory, sections: dict[str, list[dict]], target:
 PARTS = 8
 """Shares of a prefetching check's files in the queue: small enough that the two processes end together."""
 
-SHARED_ALONE = 1
-"""How many prefetching checks a scan may run for one of them to go in shares."""
-
 Task = tuple[Any, int | None]
 """A check to run whole (part None), or one share of a prefetching check's files."""
 
@@ -66,7 +63,7 @@ def _tasks(isolated: list[Any]) -> list[Task]:
     sharing = [c for c in isolated if callable(getattr(c, "prefetch", None))]
     tasks: list[Task] = []
     for check in isolated:
-        if len(sharing) == SHARED_ALONE and check is sharing[0]:
+        if sharing == [check]:
             tasks.extend((check, part) for part in range(PARTS))
         else:
             tasks.append((check, None))
