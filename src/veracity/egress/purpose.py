@@ -73,23 +73,10 @@ def _is_ip(host: str | None) -> bool:
     return True
 
 
-@cache
-def _any_words() -> re.Pattern[str]:
-    """Every rule's ``words`` in one search: most places match none, and then no rule that needs words holds."""
-    return re.compile("|".join(f"(?:{r.conditions['words'].pattern})" for r in catalogue()[1]
-                               if "words" in r.conditions))
-
-
 def classify(cand: Candidate, ctx: Context, shell_file: bool) -> tuple[str | None, str | None]:
     """(purpose, rule id) for one place of an endpoint, or (None, None)."""
     host = cand.host or ""
-    words: bool | None = None
     for rule in catalogue()[1]:
-        if "words" in rule.conditions:
-            if words is None:
-                words = _any_words().search(ctx.words) is not None
-            if not words:
-                continue
         if _holds(rule.conditions, cand, ctx, host, shell_file):
             return rule.purpose, rule.id
     return None, None
