@@ -104,16 +104,21 @@ def start_fork_server() -> None:
     spent while this process opens the store and hashes the images instead of before the first scan."""
     from multiprocessing import forkserver
 
-    multiprocessing.get_context("forkserver").set_forkserver_preload(list(PRELOAD))
+    _fork_server_context()
     # ensure_running holds a lock: the pool's first worker waits for this start instead of making a second one
     threading.Thread(target=forkserver.ensure_running, name="veracity-fork-server", daemon=True).start()
 
 
 def process_pool(workers: int, max_tasks_per_child: int) -> ProcessPoolExecutor:
     """A local pool of scan workers, forked from a fork server that has imported what scans need."""
+    return ProcessPoolExecutor(max_workers=workers, mp_context=_fork_server_context(),
+                               max_tasks_per_child=max_tasks_per_child)
+
+
+def _fork_server_context() -> Any:
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(list(PRELOAD))  # read when the fork server starts; later calls change nothing
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context, max_tasks_per_child=max_tasks_per_child)
+    return context
 
 
 def _scan_in_child(path: str, cache_path: str | None, workdir: str | None) -> dict[str, Any]:

@@ -39,7 +39,7 @@ from ..egress.owner import Attribution, GeoIPError, Owners
 from ..findings import Finding, Rule
 from ..inventory import Inventory, Item
 from ..options import ScanOptions
-from ..parallel import share
+from ..parallel import shares
 from ..patterns import Pattern
 from .base import NotApplicable
 
@@ -244,15 +244,23 @@ class EgressCheck:
         ipdata.load()
         owner.domain_rows()
 
+    def _shares(self, inv: Inventory, parts: int) -> tuple[noise.Judge, list[list[tuple[Item, list, bool, str]]]]:
+        """The judge and the files in ``parts`` shares, worked out once per process (every share asks)."""
+        planned = getattr(self, "_planned", None)
+        if planned is None or planned[0] is not inv or planned[1] != parts:
+            judge, judged = self._judge(inv)
+            work = list(self._work(inv, judged, None))
+            # the cost of a file: its candidates, and every byte when its hits were capped (a full rescan)
+            weights = [len(hits) + (item.facts.size / 4096 if full else 0) for item, hits, full, _ in work]
+            planned = self._planned = (inv, parts, judge, shares(work, weights, parts))
+        return planned[2], planned[3]
+
     def prefetch(self, inv: Inventory, part: int, parts: int) -> dict[tuple[str, str], Any]:
         """What the files of the ``part``-th of ``parts`` shares yield, unless an earlier scan kept them: a share of
         the per-file work, done by another process while :meth:`run` waits (see checks.runner)."""
-        judge, judged = self._judge(inv)
-        work = list(self._work(inv, judged, None))
-        # the cost of a file: its candidates, and every byte when its hits were capped (a full rescan)
-        weights = [len(hits) + (item.facts.size / 4096 if full else 0) for item, hits, full, _ in work]
+        judge, mine = self._shares(inv, parts)
         out: dict[tuple[str, str], Any] = {}
-        for item, hits, full, key in share(work, weights, part, parts):
+        for item, hits, full, key in mine[part]:
             if inv.recall(CACHE_NAMESPACE, key) is not None:
                 continue
             try:

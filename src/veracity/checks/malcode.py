@@ -58,7 +58,7 @@ from typing import Any, ClassVar
 
 from ..findings import SEVERITIES, Finding, Rule
 from ..inventory import Inventory, Item
-from ..parallel import share
+from ..parallel import shares
 from ..patterns import Pattern
 
 _GDSI = ("GDSI:7",)
@@ -1662,18 +1662,25 @@ class MalcodeCheck:
             out.extend(_from_entries(item, entries))
         return out
 
+    def _shares(self, inv: Inventory, parts: int) -> list[list[Item]]:
+        """The files in ``parts`` shares, worked out once per process (every share asks)."""
+        planned = getattr(self, "_planned", None)
+        if planned is None or planned[0] is not inv or planned[1] != parts:
+            work = [item for item in inv.items if not (
+                item.facts.kind != "elf" and item.facts.text is None and item.facts.kind in ("script", "text"))]
+            # the cost of a file: its size when a pattern brought it in (or it is always read), a look otherwise
+            weights = [1 + (item.facts.size / 1024 if item.facts.matched("VER-MAL/") or _always(item) else 0)
+                       for item in work]
+            planned = self._planned = (inv, parts, shares(work, weights, parts))
+        return planned[2]
+
     def prefetch(self, inv: Inventory, part: int, parts: int) -> dict[tuple[str, str], Any]:
         """The entries of the ``part``-th of ``parts`` shares of the files, unless an earlier scan kept them: a share
         of the per-file work, done by another process while :meth:`run` waits (see checks.runner)."""
         memo: dict[tuple[object, ...], list[list]] = {}
         strings_memo: dict[tuple[object, ...], list[Hit]] = {}
         out: dict[tuple[str, str], Any] = {}
-        work = [item for item in inv.items
-                if not (item.facts.kind != "elf" and item.facts.text is None and item.facts.kind in ("script", "text"))]
-        # the cost of a file: its size when a pattern brought it in (or it is always read), a look otherwise
-        weights = [1 + (item.facts.size / 1024 if item.facts.matched("VER-MAL/") or _always(item) else 0)
-                   for item in work]
-        for item in share(work, weights, part, parts):
+        for item in self._shares(inv, parts)[part]:
             key = _result_key(item)
             if _valid_entries(inv.recall(CACHE_NAMESPACE, key)):
                 continue
