@@ -265,6 +265,7 @@ DOWNLOAD_LOOKALIKES = {
     # installation instructions in a package's metadata are documentation
     "/usr/lib/python3/site-packages/ruff-0.17.6.dist-info/METADATA": "Name: ruff\n\n    curl -LsSf https://astral.sh/ruff/install.sh | sh\n",
     "/usr/share/doc/tool/README.md": "Install: `curl -fsSL https://example.com/install.sh | bash`\n",
+    "/opt/sdk/RELEASE_NOTES": "1.2.0\n  * Install with: curl -fsSL https://example.com/install.sh | bash\n",
 }
 
 

@@ -306,7 +306,8 @@ _EXT = {
 }
 _DOC_EXT = {".md", ".rst", ".txt", ".markdown", ".adoc", ".1", ".5", ".8", ".man", ".tex", ".pod", ".rdoc"}
 _DOC_NAMES = ("readme", "changelog", "changes", "history", "license", "licence", "copying", "authors",
-              "contributing", "news", "notice", "metadata", "pkg-info", "description")
+              "contributing", "news", "notice", "metadata", "pkg-info", "description", "release_notes",
+              "release-notes", "releasenotes")
 _INTERP = {
     "python": "py", "node": "js", "nodejs": "js", "php": "php", "php-cgi": "php", "lua": "lua", "ruby": "rb",
     "perl": "pl", "sh": "sh", "bash": "sh", "ash": "sh", "dash": "sh", "ksh": "sh", "zsh": "sh",

@@ -90,7 +90,7 @@ _DOC_DIRS = ("/usr/share/doc/", "/usr/share/man/", "/usr/share/info/", "/usr/sha
              "/usr/share/gtk-doc/", "/usr/share/help/", "/usr/share/locale/", "/usr/share/i18n/", "/usr/share/bug/")
 _DOC_NAMES = re.compile(
     r"^(?:readme|license|licence|copying|copyright|changelog|changes|news|authors|contributors|thanks|todo|history|"
-    r"install|notice|maintainers|credits)(?:[._-].*)?$|\.(?:md|rst|adoc|markdown|texi|sample|example|dist|po|pot|"
+    r"install|notice|maintainers|credits|release[_-]?notes)(?:[._-].*)?$|\.(?:md|rst|adoc|markdown|texi|sample|example|dist|po|pot|"
     r"man|pod|rdoc|pdf)$",
     re.IGNORECASE,
 )
