@@ -493,3 +493,17 @@ def test_arpa_names_and_one_group_ipv6_are_not_endpoints(tmp_path):
     assert "dr.arpa" in dropped["protocol-identifier"] and dropped["network-address"] == {"aed::"}
     # addresses of several groups are not taken for prefixes
     assert "2a00:1450:4001:82b::200e" not in dropped["network-address"] | dropped.get("junk", set())
+
+
+@pytest.mark.parametrize("container, reported", [
+    (("fw.img", "squashfs@0x0", "/usr/share/doc/tool/NEWS.gz"), False),  # documentation, unpacked
+    (("fw.img", "squashfs@0x0", "/etc/tool/defaults.gz"), True),
+])
+def test_files_unpacked_from_documentation_are_documentation(tmp_path, container, reported):
+    files = {"/notes": "fixed uploads to https://telemetry.vendor-cloud.cn/v1/collect\n"}
+    inv = inventory_from(files, tmp_path, container=container, fmt="gzip", patterns=PatternSet(EgressCheck.PATTERNS))
+    sections: dict = {}
+    list(EgressCheck().run(inv, sections))
+    assert ("telemetry.vendor-cloud.cn" in {e["host"] for e in sections["endpoints"]}) is reported
+    noise_rules = {n["rule"] for n in sections["egress_noise"]}
+    assert (noise.DOCUMENTATION_FILE.id in noise_rules) is not reported

@@ -18,7 +18,7 @@ import os
 import re
 import sqlite3
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from functools import cache
 from pathlib import Path
@@ -432,8 +432,12 @@ def build(
     cache: Cache,
     progress: Callable[[int, int], None] | None = None,
     patterns: PatternSet | None = None,
+    known: Mapping[str, FileFacts] | None = None,
 ) -> Inventory:
+    """The inventory of ``trees``. ``known``: facts of files already analysed in this scan (by their place on disk,
+    see veracity.ahead), with their text left in the file (:data:`TEXT_LEFT`)."""
     patterns = patterns or PatternSet(())
+    known = known or {}
     cache.salt = facts_salt(patterns)
     inv = Inventory(trees, cache=cache)
     memo: dict[str, FileFacts] = {}
@@ -441,11 +445,11 @@ def build(
     seen_text: set[str] = set()
     todo = [(tree, node) for tree in trees for node in tree.nodes.values() if node.kind == "file" and node.disk_path]
     todo.sort(key=lambda tn: (tn[0].container, tn[1].path))
-    ahead = _analyse_ahead([node for _, node in todo], cache, memo, patterns)
+    ahead = _analyse_ahead([node for _, node in todo], cache, memo, patterns, known)
     for n, (tree, node) in enumerate(todo):
         if progress and n % 64 == 0:
             progress(n, len(todo))
-        facts = _facts_for(node, cache, memo, inv, patterns, ahead.get(n))
+        facts = _facts_for(node, cache, memo, inv, patterns, ahead.get(n) or known.get(node.disk_path or ""))
         if facts.text is not None and facts.sha256 not in seen_text:
             # memory stays bounded whatever the image: past the budget, a text is not kept (checks get its
             # strings on demand instead), and the report says how much
@@ -491,15 +495,16 @@ SHARES = 32
 """Shares of the files to analyse, taken by this process and its child in turn (see veracity.parallel)."""
 
 
-def _analyse_ahead(nodes: list[Node], cache: Cache, memo: dict[str, FileFacts],
-                   patterns: PatternSet) -> dict[int, FileFacts]:
-    """Facts of the files no earlier scan knows, by their index in ``nodes``, worked out by this process and a
-    forked child together (the files are written here first). Empty when there is too little to share, or no
-    child; a file that fails here is analysed again, and its problem reported, by the caller."""
+def unknown(nodes: list[Node], cache: Cache, memo: dict[str, FileFacts],
+            known: Mapping[str, FileFacts] | None = None) -> tuple[list[int], int]:
+    """The indexes in ``nodes`` of the files whose content neither ``known`` (by place on disk), ``memo``, nor the
+    cache knows, the first of each content only; and their bytes. Facts found in the cache go to ``memo``."""
     work: list[int] = []
     seen: set[str] = set()
     total = 0
     for n, node in enumerate(nodes):
+        if known and node.disk_path in known:
+            continue
         if node.sha256:
             if node.sha256 in seen or node.sha256 in memo:
                 continue
@@ -510,26 +515,41 @@ def _analyse_ahead(nodes: list[Node], cache: Cache, memo: dict[str, FileFacts],
             seen.add(node.sha256)
         work.append(n)
         total += node.size
-    if total < PARALLEL_BYTES or len(work) < 2 or not parallel.may_fork():
-        return {}
+    return work, total
+
+
+def written(nodes: list[Node], work: list[int]) -> list[int]:
+    """Those of ``work`` whose file is on disk, a file recorded for later written now (by this process, once)."""
     ready = []
     for n in work:
         try:
-            on_disk(nodes[n])  # a file recorded for later is written by this process, once
+            on_disk(nodes[n])
         except OSError:
-            continue  # said by the caller, which cannot write it either
+            continue  # said by the inventory, which cannot write it either
         ready.append(n)
+    return ready
+
+
+def _analyse_ahead(nodes: list[Node], cache: Cache, memo: dict[str, FileFacts], patterns: PatternSet,
+                   known: Mapping[str, FileFacts] | None = None) -> dict[int, FileFacts]:
+    """Facts of the files no earlier scan knows, by their index in ``nodes``, worked out by this process and a
+    forked child together (the files are written here first). Empty when there is too little to share, or no
+    child; a file that fails here is analysed again, and its problem reported, by the caller."""
+    work, total = unknown(nodes, cache, memo, known)
+    if total < PARALLEL_BYTES or len(work) < 2 or not parallel.may_fork():
+        return {}
+    ready = written(nodes, work)
     parts = parallel.shares(ready, [float(nodes[n].size) + 4096 for n in ready], SHARES)
     patterns.prepare()  # compiled once, before the fork
 
     def task(part: int) -> dict[int, FileFacts]:
         out = {}
         for n in parts[part]:
-            facts = _analyse_node(nodes[n], patterns)
+            facts = analyse_file(nodes[n], patterns)
             if facts is not None:
                 # a text travels back as the file it is in, read again when its facts are taken (a copy
                 # through the pipe costs more than reading it)
-                out[n] = facts if facts.text is None else replace(facts, text=_TEXT_LEFT)
+                out[n] = text_left(facts)
         return out
 
     ahead: dict[int, FileFacts] = {}
@@ -538,8 +558,13 @@ def _analyse_ahead(nodes: list[Node], cache: Cache, memo: dict[str, FileFacts],
     return ahead
 
 
-_TEXT_LEFT = "\x00text left in the file\x00"
+TEXT_LEFT = "\x00text left in the file\x00"
 """Stands for the text of a file analysed ahead: never a real text (which holds no NUL in its first KiBs)."""
+
+
+def text_left(facts: FileFacts) -> FileFacts:
+    """``facts`` to send to another process: the text stays in the file (see :data:`TEXT_LEFT`)."""
+    return facts if facts.text is None else replace(facts, text=TEXT_LEFT)
 
 
 def _text_of(facts: FileFacts, node: Node) -> FileFacts:
@@ -555,7 +580,7 @@ def _text_of(facts: FileFacts, node: Node) -> FileFacts:
     return replace(facts, text=data.decode("utf-8", "surrogateescape"))
 
 
-def _analyse_node(node: Node, patterns: PatternSet) -> FileFacts | None:
+def analyse_file(node: Node, patterns: PatternSet) -> FileFacts | None:
     """Facts of one written file's content, or None when it cannot be read."""
     try:
         fd = os.open(node.disk_path, os.O_RDONLY | os.O_NOFOLLOW)  # type: ignore[arg-type]
@@ -584,13 +609,13 @@ def _facts_for(node: Node, cache: Cache, memo: dict[str, FileFacts], inv: Invent
             inv.cache_hits += 1
             memo[node.sha256] = hit
             return hit
-    if ahead is not None:  # analysed by _analyse_ahead
+    if ahead is not None:  # analysed by _analyse_ahead or veracity.ahead
         known = memo.get(ahead.sha256) or (cache.get(ahead.sha256) if not node.sha256 else None)
         if known is not None:  # its hash was learnt there: the same content seen before, here or in the cache
             inv.cache_hits += 1
             memo[ahead.sha256] = known
             return known
-        if ahead.text == _TEXT_LEFT:
+        if ahead.text == TEXT_LEFT:
             ahead = _text_of(ahead, node)
             if ahead.error:
                 return ahead

@@ -14,6 +14,7 @@ from typing import Any
 
 from . import inventory as inventory_mod
 from . import report as report_mod
+from .ahead import Ahead
 from .checks import registry
 from .checks.runner import run_checks
 from .findings import Finding
@@ -52,7 +53,9 @@ def scan(
         instances = registry.checks(options)
         patterns = registry.patterns(instances)
         cache.salt = inventory_mod.facts_salt(patterns)  # known before unpacking: lazily recorded files need it
-        engine = Engine(tmp, limits, say, cache=cache)
+        # the files of the first large tree are worked on while what it holds is unpacked (see veracity.ahead)
+        ahead = Ahead(cache, patterns, instances, deadline=t0 + limits.timeout_s)
+        engine = Engine(tmp, limits, say, cache=cache, ahead=ahead)
         try:
             unpacked = engine.run(target)
         except Exception as exc:  # noqa: BLE001 - a bug in one extractor must not lose the scan
@@ -63,7 +66,10 @@ def scan(
                 )
             )
         say("reading files")
-        inv = inventory_mod.build(unpacked.trees, cache, lambda n, total: say(f"reading files {n}/{total}"), patterns)
+        inv = inventory_mod.build(unpacked.trees, cache, lambda n, total: say(f"reading files {n}/{total}"), patterns,
+                                  known=ahead.facts)
+        ahead.keep()
+        inv.prefetched.update(ahead.results)
         say("checks " + ", ".join(c.ID for c in instances))
         # the checks have the scan's time limit, and at least a minute when unpacking used it up
         deadline = max(t0 + limits.timeout_s, time.monotonic() + 60)

@@ -229,7 +229,8 @@ class EgressCheck:
             hits = item.facts.matched(extract.PATTERN_PREFIX)
             if not any(h[0] != shell_id for h in hits):
                 continue
-            if item.facts.kind in ("private-key", "certificate") or noise.is_doc_path(item.node.path):
+            if item.facts.kind in ("private-key", "certificate") or noise.is_doc_path(item.node.path) or any(
+                    noise.is_doc_path(c) for c in item.tree.container if c.startswith("/")):  # README.gz, unpacked
                 if stats is not None:
                     stats.setdefault(noise.DOCUMENTATION_FILE.id, [0, set()])[0] += 1
                 continue
@@ -527,14 +528,20 @@ def _decode_events(data: Any) -> list[tuple] | None:
 
 
 def _tree_versions(inv: Inventory) -> frozenset[str]:
+    global _VERSIONS_OF
+    trees = inv.trees
+    if _VERSIONS_OF is not None and _VERSIONS_OF[0] is trees and _VERSIONS_OF[1] == len(trees):
+        return _VERSIONS_OF[2]  # the trees of inventories of parts of the files (see veracity.ahead)
     rx = re.compile(r"^[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$")
-    out = set()
-    for tree in inv.trees:
-        for path in tree.nodes:
-            for part in path.split("/"):
-                if rx.match(part):
-                    out.add(part)
-    return frozenset(out)
+    # every name of every path, each once (split and de-duplicated in C)
+    parts = set("/".join(path for tree in trees for path in tree.nodes).split("/"))
+    versions = frozenset(part for part in parts if part[:1].isdigit() and rx.match(part))
+    _VERSIONS_OF = (trees, len(trees), versions)
+    return versions
+
+
+_VERSIONS_OF: tuple[list, int, frozenset[str]] | None = None
+"""The last list of trees asked about, and its answer: a list of trees is not changed once an inventory has it."""
 
 
 def _login_capable(acc: dict[str, Any]) -> bool:

@@ -126,7 +126,7 @@ class Packed:
 
 class Engine:
     def __init__(self, workdir: Path, limits: Limits, progress: Callable[[str], None] | None = None,
-                 cache: Any = None):
+                 cache: Any = None, ahead: Callable[[Tree, list[Tree], Callable[[], None]], None] | None = None):
         self.workdir = workdir
         self.limits = limits
         self.budget = Budget(limits)
@@ -136,6 +136,9 @@ class Engine:
         self.out: Unpacked = Unpacked("firmware")
         self.packed = Packed(cache) if cache is not None and getattr(cache, "db", None) is not None else None
         self._writers: dict[int, TreeWriter] = {}
+        self.ahead = ahead
+        """Called with each tree once it is read, every tree so far, and the opening of what the tree holds, which
+        it must run (see veracity.ahead: the tree's files are worked on meanwhile)."""
 
     def close(self) -> None:
         """Release what lazily recorded files still need (call when the scan is done with the trees)."""
@@ -301,7 +304,10 @@ class Engine:
             w.close()  # its open directory: a thousand nested trees must not hold a thousand descriptors
         if len(tree) > 1 or any(n.kind != "dir" for n in tree.nodes.values()):
             self.out.trees.append(tree)
-            self._descend(tree, depth + 1)
+            if self.ahead is not None:
+                self.ahead(tree, self.out.trees, lambda: self._descend(tree, depth + 1))
+            else:
+                self._descend(tree, depth + 1)
 
     def _filesystem(self, fmt, path, offset, size, chain, depth, *, where, outer) -> str:
         """A filesystem read by a project-owned reader (no external tool, nothing lost on the way)."""
