@@ -408,3 +408,25 @@ def test_a_program_named_like_an_image_is_not_carved(run_scan, tmp_path):
     assert not any("mkfs.jffs2" in p for p in opened)
     assert any("radio.bin" in p for p in opened)
     assert not [f for f in findings(report, rule="VER-UNP-003") if f["path"] == "/usr/sbin/mkfs.jffs2"]
+
+
+def test_the_program_writes_everything_and_keeps_its_exit_status(tmp_path):
+    """`veracity` ends without freeing its objects one by one (cli.entry): what it wrote is all there, through a
+    pipe too, and the exit status is main()'s."""
+    import subprocess
+    import sys
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "router-firmware.bin"
+    run = [sys.executable, "-m", "veracity.cli"]
+    out = subprocess.run([*run, "scan", "--no-cache", "--format", "json", "--fail-on", "critical", str(example)],
+                         check=False, capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "VERACITY_NO_PROGRESS": "1"})
+    report = json.loads(out.stdout)  # the whole report came through the pipe
+    assert out.returncode == (1 if any(f["severity"] == "critical" for f in report["findings"]) else 0)
+    assert report["findings"] and out.returncode == 1
+    assert subprocess.run([*run, "scan", str(tmp_path / "missing")], check=False, capture_output=True,
+                          timeout=60).returncode == 2
+    written = tmp_path / "r.sarif"
+    subprocess.run([*run, "scan", "--no-cache", "-q", "--format", f"sarif={written}", str(example)],
+                   check=False, capture_output=True, timeout=120)
+    assert json.loads(written.read_text())["runs"]

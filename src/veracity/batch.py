@@ -78,8 +78,9 @@ def scan_path(path: str, cache_path: str | None = None, workdir: str | None = No
         _signal.SIG_DFL, None
     ):
         return _scan_in_child(path, cache_path, workdir)
-    from .scan import scan
+    from .scan import scan, tune_process
 
+    tune_process()  # a pool worker's work is scans
     # the checks of one scan fork a second process only when a core is free for it (see checks.runner)
     previous = os.environ.get("VERACITY_NO_FORK")
     os.environ["VERACITY_NO_FORK"] = previous if fork and previous else ("0" if fork else "1")

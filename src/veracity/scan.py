@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import shutil
 import signal
 import tempfile
@@ -95,6 +96,17 @@ def scan(
         shutil.rmtree(tmp, ignore_errors=True)
         if own_signal:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+GC_THRESHOLDS = (50_000, 20, 100)
+"""Garbage collection in a process that runs scans: a scan allocates millions of short-lived containers (match
+tuples, candidates, facts), and Python's default (a collection every 700) cost about 5% of a scan's time. Memory is
+freed by reference counting either way; only cycles wait a little longer."""
+
+
+def tune_process() -> None:
+    """Set what suits a process whose work is scans (the CLI, a batch worker); not a library's host process."""
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def _terminate(signum, frame):
