@@ -16,6 +16,8 @@ import pytest
 from conftest import findings, tree_of
 
 from veracity.cli import main
+from veracity.options import ScanOptions
+from veracity.scan import scan
 
 
 def _tar(path: Path, members: list[tuple], compress: str = "") -> Path:
@@ -430,3 +432,21 @@ def test_the_program_writes_everything_and_keeps_its_exit_status(tmp_path):
     subprocess.run([*run, "scan", "--no-cache", "-q", "--format", f"sarif={written}", str(example)],
                    check=False, capture_output=True, timeout=120)
     assert json.loads(written.read_text())["runs"]
+
+
+def test_checks_data_is_read_in_the_background_and_a_failure_is_left_to_the_check(tmp_path, monkeypatch):
+    import threading
+
+    from veracity.checks import egress
+
+    where: list[str] = []
+
+    def warm() -> None:
+        where.append(threading.current_thread().name)
+        raise OSError("ownership data unreadable")
+
+    monkeypatch.setattr(egress.EgressCheck, "warm", staticmethod(warm))
+    example = Path(__file__).resolve().parents[1] / "examples" / "router-firmware.bin"
+    report = scan(example, workdir=tmp_path, options=ScanOptions(checks=("egress",)))
+    assert where and where[0] == "warm-egress"  # a thread of its own, started with the scan
+    assert {c["id"]: c["status"] for c in report["checks"]}["egress"] == "ran" and report["endpoints"]

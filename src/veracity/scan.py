@@ -52,6 +52,7 @@ def scan(
     engine: Engine | None = None
     try:
         instances = registry.checks(options)
+        warming = _warm(instances)
         patterns = registry.patterns(instances)
         cache.salt = inventory_mod.facts_salt(patterns)  # known before unpacking: lazily recorded files need it
         # the files of the first large tree are worked on while what it holds is unpacked (see veracity.ahead)
@@ -74,6 +75,8 @@ def scan(
         say("checks " + ", ".join(c.ID for c in instances))
         # the checks have the scan's time limit, and at least a minute when unpacking used it up
         deadline = max(t0 + limits.timeout_s, time.monotonic() + 60)
+        for thread in warming:
+            thread.join()
         found, ran, sections = run_checks(instances, inv, target.name, deadline)
         findings: list[Finding] = [*unpacked.findings, *inv.findings, *found]
         sections["checks"] = ran
@@ -96,6 +99,23 @@ def scan(
         shutil.rmtree(tmp, ignore_errors=True)
         if own_signal:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _warm(instances: tuple | list) -> list[threading.Thread]:
+    """The checks' data (``warm()``), read in the background while the image is unpacked: mostly decompression,
+    which runs beside the unpacker's own work. A failure is left to the check, which meets it again and says so."""
+
+    def warm(check: Any) -> None:
+        try:
+            check.warm()
+        except Exception:  # noqa: BLE001, S110 - the check's own run reads the data again and reports
+            pass
+
+    threads = [threading.Thread(target=warm, args=(c,), name=f"warm-{c.ID}", daemon=True)
+               for c in instances if callable(getattr(c, "warm", None))]
+    for thread in threads:
+        thread.start()
+    return threads
 
 
 GC_THRESHOLDS = (50_000, 20, 100)

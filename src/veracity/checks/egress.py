@@ -241,7 +241,7 @@ class EgressCheck:
 
     @staticmethod
     def warm() -> None:
-        """Read the offline ownership data now, while another process works on the first shares of the files."""
+        """Read the offline ownership data now (the scan does, in the background while it unpacks)."""
         ipdata.load()
         owner.domain_rows()
 

@@ -81,9 +81,6 @@ def run_checks(instances: tuple | list, inv: Inventory, target: str, deadline: f
     tasks = _tasks(isolated)
 
     def here() -> None:  # while the child starts on the isolated ones
-        for check in {check.ID: check for check, part in tasks if part is not None}.values():
-            if callable(getattr(check, "warm", None)):
-                check.warm()  # data its final run needs, read while the child takes the first shares
         for check in instances:
             if check not in isolated:
                 outcomes[check.ID] = run_one(check, inv, sections, target)
