@@ -78,7 +78,7 @@ class Ahead:
     def _work(self, tree: Tree, trees: list[Tree], groups: list[tuple[int, list[Node]]],
               rest: Callable[[], None]) -> None:
         parts = parallel.shares(groups, [float(size) + 4096 for size, _ in groups], SHARES)
-        self.patterns.prepare()  # compiled once, before the fork
+        inventory.prepare((node for _size, group in groups for node in group[:1]), self.patterns)
         reader = _NoKeep(self.cache)
 
         def task(part: int) -> tuple[dict[str, FileFacts], dict[tuple[str, str], Any]]:

@@ -17,8 +17,9 @@ import mmap
 import os
 import re
 import sqlite3
+import sys
 import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from functools import cache
 from pathlib import Path
@@ -530,6 +531,28 @@ def written(nodes: list[Node], work: list[int]) -> list[int]:
     return ready
 
 
+def prepare(nodes: Iterable[Node], patterns: PatternSet) -> None:
+    """Compile the patterns and import lief (when an ELF file is among ``nodes``) now, before a fork: once here
+    rather than in both processes (lief takes 0.4 s to import)."""
+    patterns.prepare()
+    if "lief" in sys.modules:
+        return
+    for node in nodes:
+        try:
+            fd = os.open(node.disk_path, os.O_RDONLY | os.O_NOFOLLOW)  # type: ignore[arg-type]
+        except (OSError, TypeError):
+            continue
+        try:
+            elf = os.pread(fd, 4, 0) == b"\x7fELF"
+        except OSError:
+            elf = False
+        finally:
+            os.close(fd)
+        if elf:
+            import lief  # noqa: F401
+            return
+
+
 def _analyse_ahead(nodes: list[Node], cache: Cache, memo: dict[str, FileFacts], patterns: PatternSet,
                    known: Mapping[str, FileFacts] | None = None) -> dict[int, FileFacts]:
     """Facts of the files no earlier scan knows, by their index in ``nodes``, worked out by this process and a
@@ -540,7 +563,7 @@ def _analyse_ahead(nodes: list[Node], cache: Cache, memo: dict[str, FileFacts], 
         return {}
     ready = written(nodes, work)
     parts = parallel.shares(ready, [float(nodes[n].size) + 4096 for n in ready], SHARES)
-    patterns.prepare()  # compiled once, before the fork
+    prepare((nodes[n] for n in ready), patterns)
 
     def task(part: int) -> dict[int, FileFacts]:
         out = {}
