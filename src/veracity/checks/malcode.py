@@ -564,6 +564,30 @@ _XINETD_SHELL = re.compile(rf"^[ \t]*server\s*=\s*{_SH}", re.MULTILINE)
 _DL_CMD = re.compile(
     r"\b(?:(?P<wget>wget)|(?P<curl>curl)|(?P<tftp>tftp)|(?P<ftpget>ftpget))\b(?P<args>[^\n;&|]{0,300})"
 )
+_DL_WORDS = ("wget", "curl", "tftp", "ftpget")
+"""What every match of _DL_CMD starts with."""
+
+
+def _finditer_at(rx: re.Pattern[str], text: str, words: tuple[str, ...]) -> Iterator[re.Match[str]]:
+    """``rx.finditer(text)`` for a pattern every match of which starts with one of ``words`` (and is never empty):
+    tried only where one of them starts, found by plain search. re scans for a pattern that starts with ``\b``
+    character by character, ten times slower."""
+    starts: set[int] = set()
+    for word in words:
+        i = text.find(word)
+        while i >= 0:
+            starts.add(i)
+            i = text.find(word, i + 1)
+    end = 0
+    for start in sorted(starts):
+        if start < end:
+            continue  # inside the previous match: finditer goes on after it
+        m = rx.match(text, start)
+        if m is not None:
+            yield m
+            end = m.end()
+
+
 _URL_BASENAME = re.compile(r"(?:https?|ftp)://[^\s'\"]+/([\w.+-]+)")
 _EXEC_WORDS = r"(?:\./|sh\s+|bash\s+|ash\s+|exec\s+|nohup\s+|setsid\s+|busybox\s+sh\s+|source\s+|\.\s+)"
 
@@ -976,7 +1000,7 @@ class _TextScan:
 
     def download_then_run(self) -> None:
         text = self.text
-        for m in _DL_CMD.finditer(text):
+        for m in _finditer_at(_DL_CMD, text, _DL_WORDS):
             kind = m.lastgroup if m.lastgroup in ("wget", "curl", "tftp", "ftpget") else next(
                 k for k in ("wget", "curl", "tftp", "ftpget") if m.group(k))
             args = m.group("args")
