@@ -450,3 +450,12 @@ def test_checks_data_is_read_in_the_background_and_a_failure_is_left_to_the_chec
     report = scan(example, workdir=tmp_path, options=ScanOptions(checks=("egress",)))
     assert where and where[0] == "warm-egress"  # a thread of its own, started with the scan
     assert {c["id"]: c["status"] for c in report["checks"]}["egress"] == "ran" and report["endpoints"]
+
+
+def test_the_image_hashed_meanwhile_is_the_image(tmp_path):
+    import hashlib
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "router-firmware.bin"
+    report = scan(example, workdir=tmp_path, options=ScanOptions(checks=()))
+    data = example.read_bytes()
+    assert (report["target"]["sha256"], report["target"]["size"]) == (hashlib.sha256(data).hexdigest(), len(data))

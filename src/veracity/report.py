@@ -31,14 +31,19 @@ def rules_version() -> str:
     return f"{__version__}+{h.hexdigest()[:12]}"
 
 
+def file_digest(path: Path) -> tuple[str, int]:
+    """sha256 and size of a file."""
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)  # without the GIL: a scan hashes its image in a thread while it unpacks
+    return h.hexdigest(), path.stat().st_size
+
+
 def target_digest(path: Path, unpacked: Unpacked, inventory: Inventory) -> tuple[str, int]:
     """sha256 and size of a file target; for a directory, a digest of its sorted listing and contents."""
     if path.is_file():
-        h = hashlib.sha256()
-        with path.open("rb") as fh:
-            while chunk := fh.read(1 << 20):
-                h.update(chunk)
-        return h.hexdigest(), path.stat().st_size
+        return file_digest(path)
     h = hashlib.sha256()
     size = 0
     top = unpacked.trees[0] if unpacked.trees else None
@@ -64,11 +69,13 @@ def build(
     components: list[dict] | None = None,
     conformance: list[dict] | None = None,
     checks: list[dict] | None = None,
+    digest: tuple[str, int] | None = None,
     **extra: list[dict] | dict,
 ) -> dict[str, Any]:
-    """The report. ``extra`` holds sections checks add beyond the contract (``dataflow``, ``declaration``,
-    ...); they go in under their own names, after the contract's."""
-    sha, size = target_digest(target, unpacked, inventory)
+    """The report. ``digest``: the target's (sha256, size) when already known (see :func:`file_digest`).
+    ``extra`` holds sections checks add beyond the contract (``dataflow``, ``declaration``, ...); they go in under
+    their own names, after the contract's."""
+    sha, size = digest or target_digest(target, unpacked, inventory)
     entries = [n for t in unpacked.trees for n in t.nodes.values() if n.path != "/"]
     files = []
     for item in sorted(inventory.items, key=lambda i: (i.tree.container, i.node.path)):

@@ -53,6 +53,7 @@ def scan(
     try:
         instances = registry.checks(options)
         warming = _warm(instances)
+        digest = _Digest(target)  # the image hashed for the report meanwhile
         patterns = registry.patterns(instances)
         cache.salt = inventory_mod.facts_salt(patterns)  # known before unpacking: lazily recorded files need it
         # the files of the first large tree are worked on while what it holds is unpacked (see veracity.ahead)
@@ -90,6 +91,7 @@ def scan(
             findings=findings,
             started_at=started_at,
             duration_s=time.monotonic() - t0,
+            digest=digest.result(),
             **sections,
         )
     finally:
@@ -116,6 +118,28 @@ def _warm(instances: tuple | list) -> list[threading.Thread]:
     for thread in threads:
         thread.start()
     return threads
+
+
+class _Digest:
+    """The sha256 and size of a file target, worked out in a thread (hashing runs without the GIL)."""
+
+    def __init__(self, target: Path):
+        self.value: tuple[str, int] | None = None
+        self.thread: threading.Thread | None = None
+        if target.is_file() and not target.is_symlink():
+            self.thread = threading.Thread(target=self._run, args=(target,), name="digest", daemon=True)
+            self.thread.start()
+
+    def _run(self, target: Path) -> None:
+        try:
+            self.value = report_mod.file_digest(target)
+        except OSError:
+            self.value = None  # the report hashes it again and meets the problem itself
+
+    def result(self) -> tuple[str, int] | None:
+        if self.thread is not None:
+            self.thread.join()
+        return self.value
 
 
 GC_THRESHOLDS = (50_000, 20, 100)
