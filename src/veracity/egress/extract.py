@@ -54,9 +54,13 @@ def patterns() -> tuple[Pattern, ...]:
     tld_alt = "|".join(sorted(names.strong_tlds() | set(HS_EXTRA_TLDS), key=lambda t: (-len(t), t)))
     wide_schemes = b"|".join(_wide(s) for s in ("https", "http", "mqtts", "mqtt", "wss", "ws", "ftp", "coap"))
     wide_tlds = b"|".join(_wide(t) for t in ("com", "net", "org", "cn", "io", "cloud"))
-    # three databases (see Pattern.database), measured on the benchmark image (300 MiB): all in one, 0.81 s;
-    # url, email and wide-url in a second and ipv4 and shell in a third, 0.57 s. Together in one database the
-    # domain and email patterns cost 0.65 s, wide-domain and wide-url 3.5 s; apart, 0.04 to 0.14 s each.
+    # three databases of their own (see Pattern.database): names, URLs and e-mail addresses, IP addresses.
+    # Hyperscan's choice of engines for a database is not additive, and these patterns are where it shows: in one
+    # database with the other checks' patterns they cost 0.81 s on the benchmark image (300 MiB), alone in one
+    # 0.72 s, in these three 0.30 s (0.61 s with the rest in theirs). Sharing the other checks' database looked
+    # cheaper for the full set (0.54 s) but made some subsets several times slower (with the accounts or keys
+    # patterns, 0.85 s); so did other groupings: domain with email 0.65 s, wide-domain with wide-url 3.5 s.
+    # Measure every subset before moving one.
     return (
         Pattern(PATTERN_PREFIX + "url", rb"\b(?:" + _SCHEME_ALT.encode() + rb")://[A-Za-z0-9\[%$_{]", caseless=True,
                 database=1),
@@ -65,11 +69,12 @@ def patterns() -> tuple[Pattern, ...]:
         Pattern(PATTERN_PREFIX + "ipv4", rb"\b[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\b", database=2),
         # compressed forms only ("::"): the full eight-group form costs half of the whole pass and is rare in images
         Pattern(PATTERN_PREFIX + "ipv6", rb"\b[0-9A-Fa-f]{1,4}::(?:[0-9A-Fa-f]{1,4}\b|[^0-9A-Za-z_:])"
-                rb"|[^0-9A-Za-z_:]::[0-9A-Fa-f]{1,4}\b"),
-        Pattern(PATTERN_PREFIX + "domain", rb"[A-Za-z0-9]\.(?:" + tld_alt.encode() + rb")\b", caseless=True),
+                rb"|[^0-9A-Za-z_:]::[0-9A-Fa-f]{1,4}\b", database=2),
+        Pattern(PATTERN_PREFIX + "domain", rb"[A-Za-z0-9]\.(?:" + tld_alt.encode() + rb")\b", caseless=True,
+                database=3),
         Pattern(PATTERN_PREFIX + "wide-url", rb"(?:" + wide_schemes + rb"):\x00/\x00/\x00", caseless=True, database=1),
         Pattern(PATTERN_PREFIX + "wide-domain", rb"[A-Za-z0-9]\x00\.\x00(?:" + wide_tlds + rb")[^A-Za-z0-9]\x00",
-                caseless=True),
+                caseless=True, database=3),
         Pattern(PATTERN_PREFIX + "shell", rb"/bin/(?:ba|a|da)?sh\b|\bsh -c\b|\bsystem\(", first_only=True,
                 database=2),
     )
