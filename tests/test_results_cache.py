@@ -109,3 +109,19 @@ def test_a_packed_record_without_facts_is_not_trusted(tmp_path, monkeypatch):
     counts = _count_lazy(monkeypatch)
     assert _stable(scan(EXAMPLE, cache_path=cache)) == _stable(cold)
     assert counts["lazy"] == 0
+
+
+def test_facts_written_to_the_cache_read_back_the_same():
+    import json
+    from dataclasses import asdict
+
+    from veracity.inventory import ElfFacts, FileFacts
+
+    elf = ElfFacts("mips", 32, "big", "executable", "/lib/ld.so.1", ("libc.so.0",), None, True, True, False,
+                   "partial", None, None, ("socket", "strcmp"))
+    for facts in (FileFacts("ab" * 32, 10, "elf", "ELF 32-bit", None, elf, None, ((0, 10),), False, None,
+                            (("VER-MAL/shell/0", 1, 5),), ("VER-EGR-001/domain",)),
+                  FileFacts("cd" * 32, 5, "script", "", "/bin/sh", None, "#!/bin/sh\necho \u00e9\udcff\n")):
+        raw = facts.to_json()
+        assert raw == json.dumps(asdict(facts), separators=(",", ":"))  # the format kept in users' caches
+        assert FileFacts.from_json(raw) == facts

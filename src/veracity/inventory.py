@@ -20,7 +20,7 @@ import sqlite3
 import sys
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -103,7 +103,12 @@ class FileFacts:
         return [m for m in self.matches if m[0].startswith(prefix)]
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
+        # field by field (json writes tuples as lists, as asdict would give them): asdict copies every tuple
+        # deeply, and a cold scan writes thousands of these to the cache (0.85 s for 9,000 files)
+        d = {name: getattr(self, name) for name in _FACTS_FIELDS}
+        if self.elf is not None:
+            d["elf"] = {name: getattr(self.elf, name) for name in _ELF_FIELDS}
+        return json.dumps(d, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, raw: str) -> FileFacts:
@@ -115,6 +120,10 @@ class FileFacts:
         d["matches"] = tuple((i, a, b) for i, a, b in d.get("matches", ()))
         d["capped"] = tuple(d.get("capped", ()))
         return cls(elf=elf, **d)
+
+
+_FACTS_FIELDS = tuple(f.name for f in fields(FileFacts))
+_ELF_FIELDS = tuple(f.name for f in fields(ElfFacts))
 
 
 @dataclass(frozen=True, slots=True)
