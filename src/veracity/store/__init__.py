@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy import Engine, create_engine, event, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -143,53 +143,49 @@ def _cut(v: Any, n: int) -> str | None:
     return None if v is None else str(v)[:n]
 
 
-def _children(scan: Scan, report: Mapping[str, Any]) -> None:
-    scan.findings = [
-        Finding(
-            rule=f["rule"], category=f["category"], severity=f["severity"], title=f.get("title", ""),
-            path=f.get("path"), container=list(f.get("container") or []), line=_int(f.get("line")),
-            offset=_int(f.get("offset")), evidence=f.get("evidence") or "", backdoor_id=_cut(f.get("backdoor_id"), 120),
-            standards=list(f.get("standards") or []), fingerprint=f["fingerprint"],
-        )
-        for f in report.get("findings") or ()
-    ]
-    scan.endpoints = [
-        Endpoint(
-            value=e.get("value", ""), kind=_cut(e.get("kind"), 10) or "", host=_cut(e.get("host"), 300),
-            port=_int(e.get("port")), scheme=_cut(e.get("scheme"), 40), country=_cut(e.get("country"), 2),
-            owner=_cut(e.get("owner"), 300), purpose=_cut(e.get("purpose"), 80), paths=list(e.get("paths") or []),
-        )
-        for e in report.get("endpoints") or ()
-    ]
-    scan.accounts = [
-        Account(
-            name=_cut(a.get("name"), 200) or "", uid=_int(a.get("uid")), gid=_int(a.get("gid")),
-            shell=_cut(a.get("shell"), 300), home=_cut(a.get("home"), 300),
-            password_state=_cut(a.get("password_state"), 40), source=a.get("source"),
-        )
-        for a in report.get("accounts") or ()
-    ]
-    scan.services = [
-        Service(
-            name=_cut(s.get("name"), 200) or "", binary=s.get("binary"), auth=_cut(s.get("auth"), 20),
-            ports=list(s.get("ports") or []), started_by=list(s.get("started_by") or []),
-        )
-        for s in report.get("services") or ()
-    ]
-    scan.components = [
-        Component(
-            name=_cut(c.get("name"), 200) or "", version=_cut(c.get("version"), 120), purl=c.get("purl"),
-            cpe=c.get("cpe"), paths=list(c.get("paths") or []),
-        )
-        for c in report.get("components") or ()
-    ]
-    scan.conformance = [
-        Conformance(
-            standard=_cut(c.get("standard"), 40) or "", clause=_cut(c.get("clause"), 80) or "",
-            status=_cut(c.get("status"), 20) or "", findings=list(c.get("findings") or []),
-        )
-        for c in report.get("conformance") or ()
-    ]
+def _children(s: Session, scan_id: int, report: Mapping[str, Any]) -> None:
+    """The rows of a report's lists, inserted in bulk (an ORM object each cost three quarters of an ingest)."""
+    tables: tuple[tuple[type, list[dict[str, Any]]], ...] = (
+        (Finding, [
+            {"rule": f["rule"], "category": f["category"], "severity": f["severity"], "title": f.get("title", ""),
+             "path": f.get("path"), "container": list(f.get("container") or []), "line": _int(f.get("line")),
+             "offset": _int(f.get("offset")), "evidence": f.get("evidence") or "",
+             "backdoor_id": _cut(f.get("backdoor_id"), 120), "standards": list(f.get("standards") or []),
+             "fingerprint": f["fingerprint"]}
+            for f in report.get("findings") or ()
+        ]),
+        (Endpoint, [
+            {"value": e.get("value", ""), "kind": _cut(e.get("kind"), 10) or "", "host": _cut(e.get("host"), 300),
+             "port": _int(e.get("port")), "scheme": _cut(e.get("scheme"), 40), "country": _cut(e.get("country"), 2),
+             "owner": _cut(e.get("owner"), 300), "purpose": _cut(e.get("purpose"), 80),
+             "paths": list(e.get("paths") or [])}
+            for e in report.get("endpoints") or ()
+        ]),
+        (Account, [
+            {"name": _cut(a.get("name"), 200) or "", "uid": _int(a.get("uid")), "gid": _int(a.get("gid")),
+             "shell": _cut(a.get("shell"), 300), "home": _cut(a.get("home"), 300),
+             "password_state": _cut(a.get("password_state"), 40), "source": a.get("source")}
+            for a in report.get("accounts") or ()
+        ]),
+        (Service, [
+            {"name": _cut(v.get("name"), 200) or "", "binary": v.get("binary"), "auth": _cut(v.get("auth"), 20),
+             "ports": list(v.get("ports") or []), "started_by": list(v.get("started_by") or [])}
+            for v in report.get("services") or ()
+        ]),
+        (Component, [
+            {"name": _cut(c.get("name"), 200) or "", "version": _cut(c.get("version"), 120), "purl": c.get("purl"),
+             "cpe": c.get("cpe"), "paths": list(c.get("paths") or [])}
+            for c in report.get("components") or ()
+        ]),
+        (Conformance, [
+            {"standard": _cut(c.get("standard"), 40) or "", "clause": _cut(c.get("clause"), 80) or "",
+             "status": _cut(c.get("status"), 20) or "", "findings": list(c.get("findings") or [])}
+            for c in report.get("conformance") or ()
+        ]),
+    )
+    for model, rows in tables:
+        if rows:
+            s.execute(insert(model), [{**row, "scan_id": scan_id} for row in rows])
 
 
 def token_digest(token: str) -> str:
@@ -301,8 +297,8 @@ class Store:
                     scan.finished_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
                     scan.summary = _summary(report)
                     scan.report = dict(report)
-                    _children(scan, report)
                     s.flush()
+                    _children(s, scan.id, report)
                     if attestation is not None:
                         s.add(Attestation(scan_id=scan.id, format="dsse", body=attestation))
                     return Ingested(scan.id, target.id, True)
