@@ -6,7 +6,8 @@ import json
 import sqlite3
 from pathlib import Path
 
-from veracity.checks import egress, malcode
+from veracity.checks import egress, malcode, secrets
+from veracity.components import identify
 from veracity.scan import scan
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "router-firmware.bin"
@@ -35,9 +36,21 @@ def test_second_scan_from_kept_results_is_identical(tmp_path):
     first = scan(EXAMPLE, cache_path=cache)
     kept = _namespaces(cache)
     assert kept.get(egress.CACHE_NAMESPACE, 0) > 5 and kept.get(malcode.CACHE_NAMESPACE, 0) > 5
+    assert kept.get(secrets.CACHE_NAMESPACE, 0) > 0 and kept.get(identify.APPLETS_NAMESPACE, 0) > 0
     second = scan(EXAMPLE, cache_path=cache)
     assert _stable(first) == _stable(cold) == _stable(second)
     assert any(f["category"] == "egress.endpoint" for f in second["findings"])
+    assert any(f["rule"].startswith("VER-SEC-") for f in second["findings"])
+
+
+def test_secrets_are_recalled_not_searched_again(tmp_path, monkeypatch):
+    cache = tmp_path / "cache.sqlite"
+    first = scan(EXAMPLE, cache_path=cache)
+    read: list[str] = []
+    entries = secrets._Scan.entries
+    monkeypatch.setattr(secrets._Scan, "entries", lambda self: read.append(self.path) or entries(self))
+    second = scan(EXAMPLE, cache_path=cache)
+    assert read == [] and _stable(second) == _stable(first)
 
 
 def test_damaged_kept_results_are_recomputed(tmp_path):

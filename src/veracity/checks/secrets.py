@@ -45,7 +45,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ..findings import Finding, Rule
+from ..findings import SEVERITIES, Finding, Rule
 from ..inventory import Inventory, Item, read_region
 from ..patterns import Pattern
 from .base import NotApplicable
@@ -288,13 +288,47 @@ class SecretsCheck:
             raise NotApplicable("no files to look at")
         out: list[Finding] = []
         for item in inv.items:
-            try:
-                out.extend(_Scan(item).findings())
-            except OSError as exc:
-                out.append(CAPPED.finding(path=item.node.path, container=item.tree.container,
-                                          evidence=f"cannot read: {exc.strerror or exc}", key="read",
-                                          title="A file could not be read for secrets"))
+            if not _worth_reading(item):
+                continue
+            # what a file yields depends on its content and its path only: kept by both across scans
+            key = f"{item.facts.sha256}|{int(item.facts.text is None)}|{item.node.path}"
+            entries = inv.recall(CACHE_NAMESPACE, key)
+            if not _valid_entries(entries):
+                try:
+                    entries = list(_Scan(item).entries())
+                except OSError as exc:
+                    out.append(CAPPED.finding(path=item.node.path, container=item.tree.container,
+                                              evidence=f"cannot read: {exc.strerror or exc}", key="read",
+                                              title="A file could not be read for secrets"))
+                    continue
+                inv.keep(CACHE_NAMESPACE, key, entries)
+            for rule_id, evidence, title, line, offset, severity, fkey in entries:
+                out.append(_RULES_BY_ID[rule_id].finding(
+                    path=item.node.path, container=item.tree.container, evidence=evidence, title=title, line=line,
+                    offset=offset, severity=severity, key=fkey))
         return out
+
+
+CACHE_NAMESPACE = "secrets-file"
+_SECRET_FILES = ("chap-secrets", "pap-secrets", "ipsec.secrets")
+_RULES_BY_ID = {r.id: r for r in SecretsCheck.RULES}
+
+
+def _worth_reading(item: Item) -> bool:
+    """Whether :meth:`_Scan.entries` can find anything in the file (a pattern hit, or a PPP/IPsec secrets file)."""
+    facts = item.facts
+    return bool(facts.matched("VER-SEC-")) or (
+        item.node.name.lower() in _SECRET_FILES and facts.text is not None)
+
+
+def _valid_entries(entries: object) -> bool:
+    """Kept entries of the shape :meth:`_Scan.entries` yields (anything else is worked out again)."""
+    return isinstance(entries, list) and all(
+        isinstance(e, list) and len(e) == 7 and e[0] in _RULES_BY_ID and isinstance(e[1], str)
+        and (e[2] is None or isinstance(e[2], str)) and (e[3] is None or isinstance(e[3], int))
+        and (e[4] is None or isinstance(e[4], int)) and (e[5] is None or e[5] in SEVERITIES)
+        and isinstance(e[6], str)
+        for e in entries)
 
 
 class _Scan:
@@ -347,8 +381,9 @@ class _Scan:
 
     # -- driving --
 
-    def findings(self) -> Iterator[Finding]:
-        if self.name in ("chap-secrets", "pap-secrets", "ipsec.secrets") and self.facts.text is not None:
+    def entries(self) -> Iterator[list]:
+        """The file's findings as ``[rule id, evidence, title, line, offset, severity, key]`` (see run)."""
+        if self.name in _SECRET_FILES and self.facts.text is not None:
             yield from self._ppp()
         hits = self.facts.matched("VER-SEC-")
         if not hits:
@@ -384,11 +419,10 @@ class _Scan:
             )
         capped = [c for c in self.facts.capped if c.startswith("VER-SEC-")]
         if capped and not self.doc:
-            yield CAPPED.finding(path=self.path, container=self.item.tree.container,
-                                 evidence="patterns over the cap: " + ", ".join(capped), key="capped")
+            yield [CAPPED.id, "patterns over the cap: " + ", ".join(capped), None, None, None, None, "capped"]
 
     def _emit(self, rule: Rule, what: str, evidence: str, line: _Line, *, ident: str,
-              severity: str | None = None, title: str | None = None) -> Iterator[Finding]:
+              severity: str | None = None, title: str | None = None) -> Iterator[list]:
         if (rule.id, ident) in self.seen:
             return
         if rule is ASSIGNMENT and line.start in self.claimed:
@@ -398,16 +432,8 @@ class _Scan:
             self.claimed.add(line.start)
         self.counts[rule.id + what] += 1
         n = self.counts[rule.id + what]
-        yield rule.finding(
-            path=self.path,
-            container=self.item.tree.container,
-            evidence=evidence,
-            title=title,
-            line=line.number,
-            offset=None if line.number is not None else line.start,
-            severity=severity,
-            key=f"{what}#{n}",
-        )
+        yield [rule.id, evidence, title, line.number, None if line.number is not None else line.start, severity,
+               f"{what}#{n}"]
 
     def _quiet_context(self, line: _Line, rel: int) -> bool:
         """True where an assignment is not configuration: a commented-out line, an XML/HTML comment, a
@@ -429,7 +455,7 @@ class _Scan:
 
     # -- provider tokens --
 
-    def _token(self, pid: str, start: int, end: int) -> Iterator[Finding]:
+    def _token(self, pid: str, start: int, end: int) -> Iterator[list]:
         line = self.line_at(start, end)
         m = _TOKEN_RX[pid].search(line.text, max(0, start - line.start - 1))
         if m is None:
@@ -455,7 +481,7 @@ class _Scan:
         shown = token.split("=", 1)[0] + "=" + mask(token.split("=", 1)[1]) if "=" in token else mask(token, 4)
         yield from self._emit(rule, what, f"{what} {shown}{extra}", line, ident=token, severity=severity)
 
-    def _aws_secret(self, start: int, end: int) -> Iterator[Finding]:
+    def _aws_secret(self, start: int, end: int) -> Iterator[list]:
         line = self.line_at(start, end)
         m = re.search(rb"[=:][ \t]*[\"']?([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])", line.text[start - line.start:])
         if m is None or self.doc:
@@ -466,7 +492,7 @@ class _Scan:
         yield from self._emit(CLOUD, "AWS secret access key", f"AWS secret access key {mask(secret)}", line,
                               ident=secret)
 
-    def _gcp(self, start: int) -> Iterator[Finding]:
+    def _gcp(self, start: int) -> Iterator[list]:
         text = self.facts.text
         if text is None or self.doc or '"private_key"' not in text:
             return
@@ -481,7 +507,7 @@ class _Scan:
         yield from self._emit(CLOUD, "GCP service account", evidence + "; private_key present (see key.private)",
                               line, ident=email.group(1) if email else "gcp")
 
-    def _jwt(self, start: int, end: int) -> Iterator[Finding]:
+    def _jwt(self, start: int, end: int) -> Iterator[list]:
         line = self.line_at(start, end)
         m = _JWT_RX.search(line.text, max(0, start - line.start - 1))
         if m is None:
@@ -502,7 +528,7 @@ class _Scan:
 
     # -- URLs with credentials --
 
-    def _url(self, start: int, end: int) -> Iterator[Finding]:
+    def _url(self, start: int, end: int) -> Iterator[list]:
         if self.doc or self.compiled:
             return
         line = self.line_at(start, end)
@@ -523,7 +549,7 @@ class _Scan:
 
     # -- assignments --
 
-    def _assign(self, start: int, end: int) -> Iterator[Finding]:
+    def _assign(self, start: int, end: int) -> Iterator[list]:
         if self.doc or self.compiled:
             return
         line = self.line_at(start, end)
@@ -571,7 +597,7 @@ class _Scan:
             return
         yield from self._assignment(key, text, line, kind, form=f"{key}{op.decode()}")
 
-    def _uci(self, start: int, end: int) -> Iterator[Finding]:
+    def _uci(self, start: int, end: int) -> Iterator[list]:
         if self.doc or self.compiled or self.binary:
             return
         line = self.line_at(start, end)
@@ -597,7 +623,7 @@ class _Scan:
         n = found.group(2).decode("ascii", "replace") if found.group(2) else ""
         return f"config {t}" + (f" '{n}'" if n else "")
 
-    def _xml(self, start: int, end: int) -> Iterator[Finding]:
+    def _xml(self, start: int, end: int) -> Iterator[list]:
         if self.doc or self.compiled:
             return
         line = self.line_at(start, end)
@@ -612,7 +638,7 @@ class _Scan:
         yield from self._assignment(key, value, line, kind, form=f"<{key}>")
 
     def _assignment(self, key: str, value: str, line: _Line, kind: str, *, form: str,
-                    context: str = "") -> Iterator[Finding]:
+                    context: str = "") -> Iterator[list]:
         parts = _parts(key)
         if kind == "cloud-ak" or kind == "cloud-sk":
             what = "cloud access key id" if kind == "cloud-ak" else "cloud secret key"
@@ -647,7 +673,7 @@ class _Scan:
 
     # -- PPP / IPsec --
 
-    def _ppp(self) -> Iterator[Finding]:
+    def _ppp(self) -> Iterator[list]:
         data = self._text_bytes()
         offset = 0
         for number, raw in enumerate(data.split(b"\n"), 1):
