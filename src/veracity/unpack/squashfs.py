@@ -587,6 +587,9 @@ class SquashFS:
         self._marker = 1 if sb.major < 4 and sb.flags & 0x04 else 0
         self._mcache: OrderedDict[int, tuple[bytes, int]] = OrderedDict()
         self._fcache: OrderedDict[tuple[int, int], bytes] = OrderedDict()
+        self._frag_digests: dict[tuple[int, int], bytes] = {}
+        """sha256 of each fragment block as stored, by (start, size word): the many small files whose tails share
+        a block hash it once (see packed_key)."""
         self._v2_numbers: dict[int, int] = {}
         self._detected = False
 
@@ -1035,7 +1038,11 @@ class SquashFS:
             if ino.frag != INVALID_FRAG and ino.size % self.block_size:
                 start, word = self._fragment_entry(ino.frag)
                 h.update(b"frag|%d|%d|" % (word, ino.foff))
-                h.update(self._raw(start, word & 0xFFFFFF))
+                block = self._frag_digests.get((start, word))
+                if block is None:
+                    block = self._frag_digests[(start, word)] = hashlib.sha256(
+                        self._raw(start, word & 0xFFFFFF)).digest()
+                h.update(block)
             return h.hexdigest()
         except (SquashFSError, struct.error, ValueError):
             return None
