@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from results import measure, write_section
+from results import child_env, measure, write_section
 
 from veracity.testing import fixtures
 
@@ -83,8 +83,7 @@ def main() -> int:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     venv = ROOT / ".venv" / "bin"
-    env = dict(os.environ, PATH=f"{venv}:{os.environ['PATH']}", VERACITY_NO_PROGRESS="1",
-               XDG_DATA_HOME=str(work / "data"), XDG_CACHE_HOME=str(work / "cache"))
+    env = child_env(XDG_DATA_HOME=str(work / "data"), XDG_CACHE_HOME=str(work / "cache"))
 
     base = fixtures.build_rootfs(work / "base")
     fixtures.build_large_rootfs(base / "opt" / "payload", min_bytes=args.mib * 2**20)

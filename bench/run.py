@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from results import measure, write_section
+from results import child_env, measure, write_section
 
 from veracity.testing import fixtures
 
@@ -56,7 +56,7 @@ def main() -> int:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     venv = ROOT / ".venv" / "bin"
-    env = dict(os.environ, PATH=f"{venv}:{os.environ['PATH']}", VERACITY_NO_PROGRESS="1")
+    env = child_env()
 
     rootfs = fixtures.build_large_rootfs(work / "rootfs", min_bytes=args.mib * 2**20)
     unpacked = sum(p.stat().st_size for p in rootfs.rglob("*") if p.is_file() and not p.is_symlink())
