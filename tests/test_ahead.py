@@ -109,7 +109,8 @@ def test_the_child_works_while_unpacking_goes_on_and_what_it_found_is_kept(tmp_p
     assert calls == []
 
 
-@pytest.mark.parametrize("trouble", ["child dies", "past the deadline", "a check breaks"])
+@pytest.mark.parametrize("trouble", ["child dies", "past the deadline", "a check breaks", "a bug in a share",
+                                     "a bug before the fork"])
 def test_trouble_ahead_changes_nothing(tmp_path, monkeypatch, worked, trouble):
     target = _image(tmp_path)
     alone = _without(monkeypatch, target, tmp_path / "a")
@@ -130,11 +131,19 @@ def test_trouble_ahead_changes_nothing(tmp_path, monkeypatch, worked, trouble):
             self.deadline = time.monotonic() - 1
 
         monkeypatch.setattr(ahead.Ahead, "__init__", init)
-    else:
+    elif trouble == "a check breaks":
         def broken(self, inv, part, parts):
             raise RuntimeError("boom")
 
         monkeypatch.setattr(malcode.MalcodeCheck, "prefetch", broken)
+    else:
+        def bug(*args, **kwargs):
+            raise RuntimeError("a bug")
+
+        if trouble == "a bug in a share":
+            monkeypatch.setattr(ahead, "Item", bug)  # used by the pass alone
+        else:
+            monkeypatch.setattr(ahead.Ahead, "_groups", bug)
     report = scan(target, workdir=tmp_path / "b")
     assert _stable(report) == _stable(alone)
     facts, results = worked[-1]
@@ -144,6 +153,10 @@ def test_trouble_ahead_changes_nothing(tmp_path, monkeypatch, worked, trouble):
         assert len(facts) >= 33 and results
     if trouble == "a check breaks":
         assert facts and "malcode-file" not in {ns for ns, _ in results}
+    if trouble == "a bug in a share":  # the first file of each share was analysed, no check result came back
+        assert 0 < len(facts) <= ahead.SHARES and results == {}
+    if trouble == "a bug before the fork":
+        assert facts == {} and results == {}
 
 
 def test_no_fork_means_no_work_ahead(tmp_path, monkeypatch, worked):

@@ -50,8 +50,14 @@ class Ahead:
         if self.used or self._busy or not parallel.may_fork():
             rest()
             return
-        groups = self._groups(tree)
-        if sum(size for size, _ in groups) < inventory.PARALLEL_BYTES or len(groups) < 2:
+        try:
+            groups = self._groups(tree)
+            worth = sum(size for size, _ in groups) >= inventory.PARALLEL_BYTES and len(groups) >= 2
+            if worth:
+                inventory.prepare((group[0] for _size, group in groups), self.patterns)
+        except Exception:  # noqa: BLE001 - a speed-up must never cost the unpacking: the inventory does it all
+            worth = False
+        if not worth:
             rest()
             return
         self.used = self._busy = True
@@ -78,23 +84,25 @@ class Ahead:
     def _work(self, tree: Tree, trees: list[Tree], groups: list[tuple[int, list[Node]]],
               rest: Callable[[], None]) -> None:
         parts = parallel.shares(groups, [float(size) + 4096 for size, _ in groups], SHARES)
-        inventory.prepare((node for _size, group in groups for node in group[:1]), self.patterns)
         reader = _NoKeep(self.cache)
 
         def task(part: int) -> tuple[dict[str, FileFacts], dict[tuple[str, str], Any]]:
             facts: dict[str, FileFacts] = {}
             inv = Inventory(trees, cache=reader)  # type: ignore[arg-type]
-            for _size, group in parts[part]:
-                if self.deadline is not None and time.monotonic() > self.deadline:
-                    break  # left to the inventory, which has the scan's own limits
-                found = inventory.analyse_file(group[0], self.patterns)
-                if found is None:
-                    continue  # the inventory reads it again and says why it cannot
-                for node in group:
-                    facts[node.disk_path] = inventory.text_left(found)  # type: ignore[index]
-                    if node.sha256 != found.sha256:
-                        node = replace(node, sha256=found.sha256)
-                    inv.add(Item(tree, node, found))
+            try:
+                for _size, group in parts[part]:
+                    if self.deadline is not None and time.monotonic() > self.deadline:
+                        break  # left to the inventory, which has the scan's own limits
+                    found = inventory.analyse_file(group[0], self.patterns)
+                    if found is None:
+                        continue  # the inventory reads it again and says why it cannot
+                    for node in group:
+                        facts[node.disk_path] = inventory.text_left(found)  # type: ignore[index]
+                        if node.sha256 != found.sha256:
+                            node = replace(node, sha256=found.sha256)
+                        inv.add(Item(tree, node, found))
+            except Exception:  # noqa: BLE001 - what this share did not finish, the inventory does
+                return facts, {}
             results: dict[tuple[str, str], Any] = {}
             for check in self.checks if inv.items else ():
                 try:
