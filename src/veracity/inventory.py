@@ -11,6 +11,7 @@ a second scan and a fleet of versions cost one analysis.
 from __future__ import annotations
 
 import bisect
+import codecs
 import hashlib
 import json
 import mmap
@@ -775,7 +776,7 @@ def strings_in(data, ranges) -> tuple[tuple[int, str], ...]:
     """(offset, text) of printable ASCII runs of at least MIN_STRING bytes within ``ranges`` of ``data``."""
     out: list[tuple[int, str]] = []
     for start, length in ranges:
-        text = bytes(memoryview(data)[start : start + length]).decode("latin-1")
+        text = codecs.latin_1_decode(memoryview(data)[start : start + length])[0]
         out.extend((start + m.start(), m.group()) for m in _STRINGS.finditer(text))
     return tuple(out)
 
