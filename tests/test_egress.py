@@ -507,3 +507,16 @@ def test_files_unpacked_from_documentation_are_documentation(tmp_path, container
     assert ("telemetry.vendor-cloud.cn" in {e["host"] for e in sections["endpoints"]}) is reported
     noise_rules = {n["rule"] for n in sections["egress_noise"]}
     assert (noise.DOCUMENTATION_FILE.id in noise_rules) is not reported
+
+
+def test_plain_searches_before_the_banner_and_description_patterns_change_no_answer():
+    import random
+
+    rng = random.Random(11)
+    words = ["Copyright", "(C) ", "gcc:", "User-Agent", "web: ", "EMail: ", "homepage:", "Project Page", "compiled",
+             "Built with ", "@(#)", "©", "ModelURL", "<URLBase>", "wps_manufacturer_url", "presentation_url", "url",
+             "uſer-agent", "compıled", "KOPYRIGHT", " ", "x", "http://a.example/", "\u0130", "\u212a"]
+    texts = ["".join(rng.choice(words) for _ in range(rng.randrange(0, 8))) for _ in range(3000)]
+    for rx, needles in ((noise._BANNER_TEXT, noise._BANNER_NEEDLES), (noise._DESCRIPTION_TEXT, ("url",))):
+        for text in texts:
+            assert noise._holds(rx, needles, text) == (rx.search(text) is not None), text
