@@ -520,3 +520,20 @@ def test_plain_searches_before_the_banner_and_description_patterns_change_no_ans
     for rx, needles in ((noise._BANNER_TEXT, noise._BANNER_NEEDLES), (noise._DESCRIPTION_TEXT, ("url",))):
         for text in texts:
             assert noise._holds(rx, needles, text) == (rx.search(text) is not None), text
+
+
+def test_the_assignment_precheck_changes_no_answer():
+    import random
+
+    from veracity.egress import context
+
+    rng = random.Random(5)
+    pieces = ["url", "host", "a.b", " ", "\t", "\n", "=", "=>", ":=", ":", "==", "!=", "'", '"', "[0]", "-", "x",
+              "\u3000", "\u00a0", ">", "<"]
+    matched = 0
+    for _ in range(5000):
+        tail = "".join(rng.choice(pieces) for _ in range(rng.randrange(0, 10)))
+        if context._ASSIGN.search(tail) is not None:
+            matched += 1
+            assert context._ends_like_assignment(tail), repr(tail)
+    assert matched > 100

@@ -69,7 +69,7 @@ def _key(cand: Candidate, prefix: str, binary: bool) -> str | None:
     m = _PAREN_KEY.search(tail)
     if m:
         return m.group(1)
-    m = _ASSIGN.search(tail)
+    m = _ASSIGN.search(tail) if _ends_like_assignment(tail) else None
     if m:
         return m.group(1).rsplit(".", 1)[-1] if not m.group(1).startswith(".") else m.group(1)
     m = _OPTION.search(tail)
@@ -80,6 +80,15 @@ def _key(cand: Candidate, prefix: str, binary: bool) -> str | None:
         if _IDENT.match(prev) and not prev.replace(".", "").isdigit():
             return prev
     return None
+
+
+def _ends_like_assignment(tail: str) -> bool:
+    """Whether ``tail`` ends as every match of _ASSIGN does: an operator, then white space and a quote at most
+    (before a last newline, as ``$`` allows). Cheaper than the search, which tries every start."""
+    tail = tail.removesuffix("\n")
+    if tail.endswith(("'", '"')):
+        tail = tail[:-1]
+    return tail.rstrip().endswith(("=", ":", ">"))
 
 
 def _command(text: str, prefix: str) -> str | None:
