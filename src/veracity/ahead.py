@@ -42,12 +42,11 @@ class Ahead:
         self.results: dict[tuple[str, str], Any] = {}
         """The checks' per-file results, by (namespace, key), as ``Inventory.prefetched`` holds them."""
         self.used = False
-        self._busy = False
 
     def __call__(self, tree: Tree, trees: list[Tree], rest: Callable[[], None]) -> None:
         """Run ``rest`` (the unpacking of what ``tree`` holds) here, while a child works on the files of ``tree``
         (``trees``: every tree unpacked so far, ``tree`` among them)."""
-        if self.used or self._busy or not parallel.may_fork():
+        if self.used or not parallel.may_fork():  # used: also for the trees opened during the pass
             rest()
             return
         try:
@@ -60,11 +59,8 @@ class Ahead:
         if not worth:
             rest()
             return
-        self.used = self._busy = True
-        try:
-            self._work(tree, list(trees), groups, rest)
-        finally:
-            self._busy = False
+        self.used = True
+        self._work(tree, list(trees), groups, rest)
 
     def _groups(self, tree: Tree) -> list[tuple[int, list[Node]]]:
         """The tree's files that no cache knows, grouped by content (one analysis for all the places of one

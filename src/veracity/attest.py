@@ -245,14 +245,6 @@ def read_envelope(path: Path) -> dict[str, Any]:
 # -- statement -----------------------------------------------------------------------------------------------
 
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def identity(f: Mapping[str, Any]) -> dict[str, Any]:
     return {"fingerprint": f["fingerprint"], "rule": f["rule"], "path": f.get("path"), "severity": f["severity"]}
 
@@ -389,7 +381,9 @@ def verify(
         rescanned = _scan(image, predicate, scan, scan_kwargs)
         actual = rescanned["target"]["sha256"]
     else:
-        actual = _sha256_file(image)
+        from .report import file_digest
+
+        actual = file_digest(image)[0]
     if actual not in attested:
         raise VerificationError(
             f"image digest mismatch: the attestation is for sha256 {', '.join(sorted(a for a in attested if a))}, "

@@ -11,7 +11,6 @@ machine) makes files unchanged between versions cost nothing. At most ``2 * work
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import multiprocessing
 import os
@@ -42,11 +41,9 @@ class Outcome:
 
 
 def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    from .report import file_digest
+
+    return file_digest(path)[0]
 
 
 def expand(paths: Iterable[Path]) -> list[Path]:

@@ -11,8 +11,14 @@ from collections.abc import Iterable
 from typing import ClassVar, Protocol
 
 from ..findings import Finding, Rule
-from ..inventory import Inventory
+from ..inventory import Inventory, Item
 from ..patterns import Pattern
+
+
+def file_key(item: Item) -> str:
+    """The key of what a check keeps for one file (``Inventory.keep``) when that depends on the file's content and
+    path only: whether its text was kept counts too (a check reads a text, or strings without it)."""
+    return f"{item.facts.sha256}|{int(item.facts.text is None)}|{item.node.path}"
 
 
 class NotApplicable(Exception):

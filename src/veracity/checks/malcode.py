@@ -60,6 +60,7 @@ from ..findings import SEVERITIES, Finding, Rule
 from ..inventory import Inventory, Item
 from ..parallel import shares
 from ..patterns import Pattern
+from .base import file_key
 
 _GDSI = ("GDSI:7",)
 _MITRE_SHELL = "https://attack.mitre.org/techniques/T1059/004/"
@@ -1687,7 +1688,7 @@ class MalcodeCheck:
                     out.append(UNANALYSED.finding(path=item.node.path, container=item.tree.container,
                                                   evidence=f"{item.facts.size} bytes, text not kept"))
                 continue
-            key = _result_key(item)
+            key = file_key(item)
             entries = inv.recall(CACHE_NAMESPACE, key)
             if not _valid_entries(entries):
                 entries = self._entries(item, inv, memo, strings_memo)
@@ -1714,7 +1715,7 @@ class MalcodeCheck:
         strings_memo: dict[tuple[object, ...], list[Hit]] = {}
         out: dict[tuple[str, str], Any] = {}
         for item in self._shares(inv, parts)[part]:
-            key = _result_key(item)
+            key = file_key(item)
             if _valid_entries(inv.recall(CACHE_NAMESPACE, key)):
                 continue
             entries = self._entries(item, inv, memo, strings_memo)
@@ -1765,11 +1766,6 @@ class MalcodeCheck:
 
 CACHE_NAMESPACE = "malcode-file"
 _RULES_BY_ID = {r.id: r for r in RULES}
-
-
-def _result_key(item: Item) -> str:
-    # what a file yields depends on its content and its path only: kept by both across scans
-    return f"{item.facts.sha256}|{int(item.facts.text is None)}|{item.node.path}"
 
 
 def _entry(h: Hit, line: int | None) -> list:

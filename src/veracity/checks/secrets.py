@@ -48,7 +48,7 @@ from typing import ClassVar
 from ..findings import SEVERITIES, Finding, Rule
 from ..inventory import Inventory, Item, read_region
 from ..patterns import Pattern
-from .base import NotApplicable
+from .base import NotApplicable, file_key
 from .keys import nonproduct
 
 _EN = "https://www.etsi.org/deliver/etsi_en/303600_303699/303645/02.01.01_60/en_303645v020101p.pdf"
@@ -290,8 +290,7 @@ class SecretsCheck:
         for item in inv.items:
             if not _worth_reading(item):
                 continue
-            # what a file yields depends on its content and its path only: kept by both across scans
-            key = f"{item.facts.sha256}|{int(item.facts.text is None)}|{item.node.path}"
+            key = file_key(item)
             entries = inv.recall(CACHE_NAMESPACE, key)
             if not _valid_entries(entries):
                 try:

@@ -174,9 +174,9 @@ def create_app(store: Store, settings: Settings) -> FastAPI:
         return path
 
     def hash_file(path: Path) -> tuple[str, int]:
-        from ..batch import sha256_of
+        from ..report import file_digest
 
-        return sha256_of(path), path.stat().st_size
+        return file_digest(path)
 
     def meta_of(vendor: str | None, product: str | None, version: str | None) -> dict[str, Any]:
         return {k: v for k, v in (("vendor", _clean(vendor)), ("product", _clean(product)),
