@@ -29,7 +29,7 @@ from typing import Any
 from . import parallel
 from .findings import Finding
 from .patterns import PatternSet
-from .tree import Node, Tree, on_disk
+from .tree import Node, Tree, head_of, on_disk
 from .unpack import native, rules
 
 INVENTORY_VERSION = "1"
@@ -547,20 +547,8 @@ def prepare(nodes: Iterable[Node], patterns: PatternSet) -> None:
     patterns.prepare()
     if "lief" in sys.modules:
         return
-    for node in nodes:
-        try:
-            fd = os.open(node.disk_path, os.O_RDONLY | os.O_NOFOLLOW)  # type: ignore[arg-type]
-        except (OSError, TypeError):
-            continue
-        try:
-            elf = os.pread(fd, 4, 0) == b"\x7fELF"
-        except OSError:
-            elf = False
-        finally:
-            os.close(fd)
-        if elf:
-            import lief  # noqa: F401
-            return
+    if any(head_of(node, 4) == b"\x7fELF" for node in nodes):
+        import lief  # noqa: F401
 
 
 def _analyse_ahead(nodes: list[Node], cache: Cache, memo: dict[str, FileFacts], patterns: PatternSet,

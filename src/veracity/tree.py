@@ -8,6 +8,7 @@ device nodes (which are never created on disk).
 
 from __future__ import annotations
 
+import os
 import posixpath
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -50,6 +51,21 @@ def on_disk(node: Node) -> str | None:
     if node.fetch is not None:
         node.fetch()
     return node.disk_path
+
+
+def head_of(node: Node, size: int) -> bytes | None:
+    """The first ``size`` bytes of a file already in the work directory (never through a link); None if it cannot
+    be read."""
+    try:
+        fd = os.open(node.disk_path, os.O_RDONLY | os.O_NOFOLLOW)  # type: ignore[arg-type]
+    except (OSError, TypeError):
+        return None
+    try:
+        return os.pread(fd, size, 0)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 @dataclass(slots=True)

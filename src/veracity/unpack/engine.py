@@ -19,7 +19,7 @@ from typing import Any
 
 from ..findings import Finding
 from ..limits import Budget, LimitExceeded, Limits, RatioGuard
-from ..tree import Node, Tree, climbs_out, on_disk
+from ..tree import Node, Tree, climbs_out, head_of, on_disk
 from . import native, rules, unblobber
 from .writer import LazyContent, TreeWriter
 
@@ -111,7 +111,7 @@ class Packed:
         return self.cache.packed_get(key)
 
     def put(self, key: str, node: Node) -> None:
-        head = _head_of(node)
+        head = head_of(node, HEAD)
         if head is not None:
             self.cache.packed_put(key, node.sha256, node.size, head_is_container(head))
 
@@ -559,7 +559,7 @@ class Engine:
         if len(files) != 1 or files[0].kind != "file" or not files[0].sha256 or files[0].fetch is not None:
             return
         inner = files[0]
-        head = _head_of(inner)
+        head = head_of(inner, HEAD)
         if head is not None:
             self.packed.cache.stream_put(node.sha256, first.format, inner.sha256,  # type: ignore[union-attr]
                                          inner.size, head_is_container(head))
@@ -626,23 +626,9 @@ def _looks_like_container(node: Node) -> bool:
             on_disk(node)
         except OSError:
             return True  # said by the caller, which cannot write it either
-        head = _head_of(node)
+        head = head_of(node, HEAD)
         return head is None or not head.startswith(b"\x7fELF") or head_is_container(head)
     if isinstance(fetch, LazyContent) and not fetch.done:
         return fetch.container_head  # known from the cache: written only if it has to be opened
-    head = _head_of(node)
+    head = head_of(node, HEAD)
     return head is not None and head_is_container(head)
-
-
-def _head_of(node: Node) -> bytes | None:
-    """The first HEAD bytes of a file already in the work directory (never through a link); None if unreadable."""
-    try:
-        fd = os.open(node.disk_path, os.O_RDONLY | os.O_NOFOLLOW)  # type: ignore[arg-type]
-    except (OSError, TypeError):
-        return None
-    try:
-        return os.pread(fd, HEAD, 0)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
