@@ -419,6 +419,35 @@ def test_ip_tables():
     assert ipdata.country("10.0.0.1") is None and ipdata.asn("192.168.1.1") is None
 
 
+def test_ipv6_table_compares_high_then_low_halves():
+    import bisect
+    import random
+    import struct
+
+    rnd = random.Random(7)
+    # clusters of starts sharing their high 64 bits, so that ties on the high half are common
+    starts = sorted({(rnd.choice((1, 2, 2**63, 2**64 - 1)) << 64) | rnd.getrandbits(64) for _ in range(300)}
+                    | {5 << 64})
+    raw = ipdata.MAGIC + bytes((6, ord("c"))) + struct.pack("<I", len(starts))
+    raw += b"".join(struct.pack("<Q", s >> 64) for s in starts) + b"".join(struct.pack("<Q", s & (2**64 - 1))
+                                                                          for s in starts)
+    raw += b"".join(struct.pack("<I", n + 1) for n in range(len(starts)))
+    table = ipdata.RangeTable(raw)
+    probes = [rnd.getrandbits(128) for _ in range(2000)] + [s + d for s in starts for d in (-1, 0, 1)] + [0]
+    for value in probes:
+        i = bisect.bisect_right(starts, value) - 1
+        assert table.get(value) == (i + 1 if i >= 0 else 0), hex(value)
+
+
+def test_asn_names_binary_search():
+    assert ipdata.asn_name(1) == "Level 3 Communications, Inc."
+    assert ipdata.asn_name(15169) == "Google LLC" and ipdata.asn_name(4134)
+    assert ipdata.asn_name(0) is None and ipdata.asn_name(2**40) is None
+    text = ipdata._asn_lines()
+    last = int(text.rstrip(b"\n").rsplit(b"\n", 1)[1].split(b"\t")[0])
+    assert ipdata.asn_name(last) is not None and ipdata.asn_name(last + 1) is None
+
+
 def test_domain_ownership_sources():
     o = owner.Owners()
     a = o.for_host("cdn.jsdelivr.net.example-nothing.cn")
@@ -463,6 +492,14 @@ def test_psl_offline_snapshot():
     assert names.registrable("www.tp-link.com.cn") == "tp-link.com.cn"
     assert names.is_strong("qq.com") and not names.is_strong("libc.so") and not names.is_strong("logging.info")
     assert names.cctld_country("foo.co.uk") == "GB" and names.cctld_country("foo.tv") is None
+
+
+def test_psl_suffixes_read_directly_are_tldextracts():
+    """The suffixes the endpoint patterns are made of are read from tldextract's snapshot without tldextract: the
+    same ICANN list its extractor (used for registrable domains) holds."""
+    extractor = names._extractor()._get_tld_extractor()
+    assert names._suffixes() == frozenset(s.lower() for s in extractor.tlds_excl_private)
+    assert {"com", "cn", "com.cn", "uk"} <= names._suffixes() and "blogspot.com" not in names._suffixes()
 
 
 @pytest.mark.parametrize("path, doc", [

@@ -31,7 +31,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
-from ..egress import context, extract, ipdata, noise, owner
+from ..egress import context, extract, ipdata, names, noise, owner
 from ..egress import purpose as purposes
 from ..egress.cli import add_scan_arguments, options_from
 from ..egress.declare import Declaration, DeclarationError, Policy, load_declaration, load_mud, load_policy
@@ -244,6 +244,7 @@ class EgressCheck:
         """Read the offline ownership data now (the scan does, in the background while it unpacks)."""
         ipdata.load()
         owner.domain_rows()
+        names.split("example.com")  # the Public Suffix List's tries
 
     def _shares(self, inv: Inventory, parts: int) -> tuple[noise.Judge, list[list[tuple[Item, list, bool, str]]]]:
         """The judge and the files in ``parts`` shares, worked out once per process (every share asks)."""

@@ -23,13 +23,15 @@ ASN_SOURCE = "ip-asn-org (RouteViews, DB-IP IP to ASN Lite, NRO via sapics/ip-lo
 
 
 class RangeTable:
-    """Sorted range starts and one value per range; range i covers [starts[i], starts[i+1])."""
+    """Sorted range starts and one value per range; range i covers [starts[i], starts[i+1]). IPv6 starts are kept
+    as their high and low 64 bits (``starts`` and ``low``): no list of 300,000 big integers to build."""
 
     def __init__(self, raw: bytes):
         if raw[:6] != MAGIC:
             raise ValueError("not a veracity IP range table")
         self.family = raw[6]
         self.kind = chr(raw[7])
+        self.low: array.array | None = None
         (n,) = struct.unpack_from("<I", raw, 8)
         pos = 12
         if self.family == 4:
@@ -38,7 +40,7 @@ class RangeTable:
             pos += 4 * n
             if sys.byteorder == "big":
                 starts.byteswap()
-            self.starts: array.array | list[int] = starts
+            self.starts = starts
         else:
             hi, lo = array.array("Q"), array.array("Q")
             hi.frombytes(raw[pos : pos + 8 * n])
@@ -47,7 +49,8 @@ class RangeTable:
             if sys.byteorder == "big":
                 hi.byteswap()
                 lo.byteswap()
-            self.starts = [h << 64 | low for h, low in zip(hi, lo, strict=True)]
+            self.starts = hi  # the high halves; ``get`` compares the low ones where they tie
+            self.low = lo
         values = array.array("I")
         values.frombytes(raw[pos : pos + 4 * n])
         if sys.byteorder == "big":
@@ -57,7 +60,13 @@ class RangeTable:
         self.values = values
 
     def get(self, value: int) -> int:
-        i = bisect.bisect_right(self.starts, value) - 1
+        if self.low is None:
+            i = bisect.bisect_right(self.starts, value) - 1
+        else:  # 128-bit starts kept as two 64-bit halves: the last (high, low) at or below the value's
+            high, low = value >> 64, value & (2**64 - 1)
+            first = bisect.bisect_left(self.starts, high)
+            last = bisect.bisect_right(self.starts, high, first)
+            i = bisect.bisect_right(self.low, low, first, last) - 1
         return self.values[i] if i >= 0 else 0
 
     def __len__(self) -> int:
@@ -75,12 +84,33 @@ def table(family: int, kind: str) -> RangeTable:
 
 
 @cache
-def asn_names() -> dict[int, str]:
-    out: dict[int, str] = {}
-    for line in lzma.decompress(_data("asn-names.tsv.xz")).decode("utf-8").splitlines():
-        number, _, name = line.partition("\t")
-        out[int(number)] = name
-    return out
+def _asn_lines() -> bytes:
+    """``number<TAB>organisation`` lines, sorted by number (as the build writes them)."""
+    return lzma.decompress(_data("asn-names.tsv.xz"))
+
+
+def asn_name(number: int) -> str | None:
+    """The organisation of AS ``number``: a binary search over the lines as they are (90,000 of them would take a
+    tenth of a second to parse into a dict, for the few numbers a scan asks about)."""
+    text = _asn_lines()
+    lo, hi = 0, len(text)  # both at the start of a line: the answer lies in the lines between
+    while lo < hi:
+        start = text.rfind(b"\n", 0, (lo + hi) // 2) + 1  # the line the middle falls in (it starts at lo or after)
+        end = text.find(b"\n", start)
+        if end < 0:
+            end = len(text)
+        line = text[start:end]
+        head, tab, name = line.partition(b"\t")
+        if not tab or not head.isdigit():
+            return None  # not a table this build wrote
+        found = int(head)
+        if found == number:
+            return name.decode("utf-8", "replace")
+        if found < number:
+            lo = end + 1
+        else:
+            hi = start
+    return None
 
 
 def country(ip: str | ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
@@ -96,7 +126,7 @@ def asn(ip: str | ipaddress.IPv4Address | ipaddress.IPv6Address) -> tuple[int, s
     number = table(addr.version, "a").get(int(addr))
     if not number:
         return None
-    return number, asn_names().get(number)
+    return number, asn_name(number)
 
 
 def load() -> None:
@@ -104,4 +134,4 @@ def load() -> None:
     for family in (4, 6):
         table(family, "c")
         table(family, "a")
-    asn_names()
+    _asn_lines()

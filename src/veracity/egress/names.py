@@ -51,10 +51,32 @@ def _extractor():
     return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, fallback_to_snapshot=True)
 
 
+PRIVATE_SECTION = "// ===BEGIN PRIVATE DOMAINS==="
+"""Where the list's ICANN section ends (the line tldextract splits it at, too)."""
+
+
 @cache
 def _suffixes() -> frozenset[str]:
-    extractor = _extractor()._get_tld_extractor()
-    return frozenset(s.lower() for s in extractor.tlds_excl_private)
+    """The ICANN section's suffixes, read from the snapshot tldextract bundles: the same list its extractor uses,
+    without importing it (and the HTTP stack it brings) or building its tries, which only ``split`` needs. The
+    scan asks for these before it unpacks (the endpoint patterns are made of them)."""
+    text = _snapshot().partition(PRIVATE_SECTION)[0]
+    out = set()
+    for line in text.splitlines():
+        rule = line.strip()
+        if rule and not rule.startswith("//"):
+            out.add(rule.split()[0].lower())
+    return frozenset(out)
+
+
+def _snapshot() -> str:
+    from importlib.util import find_spec
+
+    spec = find_spec("tldextract")  # finds the package without importing it
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("tldextract is not installed")
+    with open(f"{next(iter(spec.submodule_search_locations))}/.tld_set_snapshot", encoding="utf-8") as f:
+        return f.read()
 
 
 @cache
