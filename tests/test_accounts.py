@@ -350,6 +350,17 @@ def test_vendor_default_configuration_pairs(tmp_path):
     assert "Zq7-vendor-Unlisted" not in " ".join(f.evidence for f in out)
 
 
+def test_files_unpacked_from_documentation_hold_no_accounts(tmp_path):
+    """A changelog decompressed from /usr/share/doc quotes configuration lines; it configures nothing."""
+    files = {"/nvram.default": "http_username=admin\nhttp_passwd=admin\n" + "".join(f"fix{n}=1\n" for n in range(2100)),
+             "/passwd": passwd("root::0:0:root:/root:/bin/sh")}
+    nested = ("fw.img", "squashfs@0x0", "/usr/share/doc/tool/examples.tar.gz", "tar.gz@0x0")
+    with pytest.raises(NotApplicable):
+        run(tmp_path, files, container=nested)
+    out, accounts = run(tmp_path, files, container=("fw.img", "squashfs@0x0", "/etc/defaults.tar.gz", "tar.gz@0x0"))
+    assert {a["name"] for a in accounts} == {"root", "admin"} and any(f.rule == "VER-ACC-007" for f in out)
+
+
 def test_admin_password_key_in_an_ini_file(tmp_path):
     out, accounts = run(tmp_path, {"/etc/webs/system.ini": "[admin]\nadmin_user=root\nadmin_password=password\n"})
     assert [(f.rule, f.line) for f in by_rule(out, "VER-ACC-004")] == [("VER-ACC-004", 3)]

@@ -224,6 +224,16 @@ def test_library_test_keys_are_low(tmp_path, rsa_key):
     assert {f.severity for f in found} == {"low"}
 
 
+def test_keys_unpacked_from_tests_or_docs_are_low(tmp_path, rsa_key):
+    """A file unpacked from a test archive is a test file, wherever the archive puts it."""
+    nested = ("fw.img", "squashfs@0x0", "/usr/share/doc/libfoo/examples.tar.gz", "tar.gz@0x0")
+    found = _run({"/server.pem": _pem(rsa_key)}, tmp_path, container=nested)
+    assert _by(found) == [("VER-KEY-005", "/server.pem")] and found[0].severity == "low"
+    product = ("fw.img", "squashfs@0x0", "/etc/ssl/bundle.tar.gz", "tar.gz@0x0")
+    found = _run({"/server.pem": _pem(rsa_key)}, tmp_path, container=product)
+    assert [f.rule for f in found] != ["VER-KEY-005"] and all(f.severity != "low" for f in found)
+
+
 def test_known_test_vectors_are_low(tmp_path, monkeypatch, rsa_key):
     keys_mod.test_vectors.cache_clear()
     monkeypatch.setattr(keys_mod, "test_vectors", lambda: {_fp(rsa_key): {"name": "SomeLib self-test key"}})

@@ -126,6 +126,17 @@ def test_documented_examples_and_docs(tmp_path):
     assert found[0].severity == "low"
 
 
+def test_files_unpacked_from_documentation_are_documentation(tmp_path):
+    files = {"/test-summary": f"export GITHUB_TOKEN={GH_TOKEN}\n"}
+    nested = ("fw.img", "squashfs@0x0", "/usr/share/doc/tool/test-summary.gz", "gzip@0x0")
+    inv = inventory_from(files, tmp_path, patterns=PATTERNS, container=nested)
+    found = list(SecretsCheck().run(inv, {}))
+    assert _by(found) == [("VER-SEC-002", "/test-summary")] and found[0].severity == "low"
+    product = ("fw.img", "squashfs@0x0", "/etc/app/env.gz", "gzip@0x0")
+    inv = inventory_from(files, tmp_path, patterns=PATTERNS, container=product)
+    assert [f.severity for f in SecretsCheck().run(inv, {})] == ["high"]
+
+
 # -- JWT, URLs ----------------------------------------------------------------------------------------------
 
 

@@ -66,8 +66,7 @@ from ..inventory import Inventory, Item
 from ..patterns import Pattern
 from ..tree import Tree
 from . import credentials_kb as kb_mod
-from .base import NotApplicable
-from .keys import nonproduct
+from .base import NotApplicable, nonproduct_item
 
 _EN = "https://www.etsi.org/deliver/etsi_en/303600_303699/303645/02.01.01_60/en_303645v020101p.pdf"
 _TS = "https://www.3gpp.org/ftp/Specs/archive/33_series/33.117/"
@@ -423,10 +422,11 @@ class _Collector:
     # -- per tree ---------------------------------------------------------------------------------------
 
     def tree(self, tree: Tree) -> None:
-        items = [i for i in self.by_tree.get(id(tree), ()) if not nonproduct(i.node.path)]
-        passwd_items = [i for i in items if _PASSWD_NAME.search(i.node.name) and not _HTPASSWD_NAME.search(i.node.name)]
-        shadow_items = {i.node.path: i for i in items if _SHADOW_NAME.search(i.node.name)}
-        group_items = {i.node.path: i for i in items if _GROUP_NAME.search(i.node.name)}
+        named = [(i, i.node.name) for i in self.by_tree.get(id(tree), ()) if not nonproduct_item(i)]
+        items = [i for i, _ in named]
+        passwd_items = [i for i, name in named if _PASSWD_NAME.search(name) and not _HTPASSWD_NAME.search(name)]
+        shadow_items = {i.node.path: i for i, name in named if _SHADOW_NAME.search(name)}
+        group_items = {i.node.path: i for i, name in named if _GROUP_NAME.search(name)}
         main = self.inv.item(tree, "/etc/passwd")
         passwd_items.sort(key=lambda i: (i is not main, _BACKUP.search(i.node.name) is not None, i.node.path))
         groups = self._groups(tree, group_items)
@@ -469,16 +469,15 @@ class _Collector:
                          "at boot); no default account file was found in the image, so its accounts and "
                          "passwords were not assessed",
             ))
-        for item in items:
-            name = item.node.name
+        for item, name in named:
             if _HTPASSWD_NAME.search(name) and item.facts.text is not None:
                 self._htpasswd(tree, item)
             elif name == "httpd.conf" and item.facts.text is not None:
                 self._busybox_httpd(tree, item)
             elif name == "mosquitto.conf" and item.facts.text is not None:
                 self._mosquitto_conf(tree, item)
-        for item in items:
-            if "/mosquitto/" in item.node.path and _MOSQUITTO_FILE.search(item.node.name) and \
+        for item, name in named:
+            if "/mosquitto/" in item.node.path and _MOSQUITTO_FILE.search(name) and \
                     item.facts.text is not None and (id(tree), item.node.path) not in self.db_paths:
                 self.db_paths.add((id(tree), item.node.path))
                 self._mosquitto(tree, item)
@@ -713,13 +712,15 @@ class _Collector:
 
     def embedded(self) -> None:
         for item in self.inv.items:
-            if nonproduct(item.node.path) or (id(item.tree), item.node.path) in self.db_paths:
-                continue
-            if _PASSWD_NAME.search(item.node.name) or _SHADOW_NAME.search(item.node.name) or \
-                    _GROUP_NAME.search(item.node.name):
-                continue
             entry_hits = item.facts.matched("VER-ACC-001/entry")
             group_hits = item.facts.matched("VER-ACC-009/group0")
+            if not entry_hits and not group_hits:
+                continue
+            if nonproduct_item(item) or (id(item.tree), item.node.path) in self.db_paths:
+                continue
+            name = item.node.name
+            if _PASSWD_NAME.search(name) or _SHADOW_NAME.search(name) or _GROUP_NAME.search(name):
+                continue
             if entry_hits:
                 self._entries(item, entry_hits)
             if group_hits:

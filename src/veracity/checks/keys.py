@@ -52,7 +52,7 @@ from typing import ClassVar
 from ..findings import Finding, Rule
 from ..inventory import Inventory, Item, read_region
 from ..patterns import Pattern
-from .base import NotApplicable
+from .base import NotApplicable, nonproduct_item
 
 _EN = "https://www.etsi.org/deliver/etsi_en/303600_303699/303645/02.01.01_60/en_303645v020101p.pdf"
 _CWE321 = "https://cwe.mitre.org/data/definitions/321.html"
@@ -188,10 +188,6 @@ _DER_IDS = ("VER-KEY-001/der-rsa", "VER-KEY-001/der-pkcs8", "VER-KEY-001/der-ec"
 _READ_MAX = 32 * 1024
 """At most this many bytes are read for one candidate key (an 8192-bit RSA PEM is about 6.3 KiB)."""
 
-_NONPRODUCT_DIRS = frozenset({
-    "test", "tests", "testing", "testdata", "test-data", "test_data", "fixtures", "__tests__", "spec",
-    "demo", "demos", "example", "examples", "sample", "samples", "doc", "docs", "documentation",
-})
 _TLS_DIRS = frozenset({
     "ssl", "tls", "https", "pki", "certs", "cert", "certificates", "nginx", "lighttpd", "uhttpd",
     "stunnel", "apache", "apache2", "httpd", "mini_httpd", "boa", "goahead", "webs", "www",
@@ -638,14 +634,6 @@ def parse_dropbear(data: bytes) -> KeyInfo | None:
 # -- classification -----------------------------------------------------------------------------------------
 
 
-def nonproduct(path: str) -> bool:
-    """True for a path inside a software package's tests, demos, examples or documentation."""
-    parts = [p.lower() for p in path.split("/") if p]
-    if path.startswith(("/usr/share/doc/", "/usr/share/man/", "/usr/share/info/", "/usr/doc/")):
-        return True
-    return any(p in _NONPRODUCT_DIRS for p in parts[:-1])
-
-
 def _classify(item: Item, info: KeyInfo, offset: int) -> tuple[Rule, str]:
     path = item.node.path
     parent = posixpath.dirname(path)
@@ -654,7 +642,7 @@ def _classify(item: Item, info: KeyInfo, offset: int) -> tuple[Rule, str]:
     vector = test_vectors().get(info.fingerprint or "") or test_vectors().get(info.digest or "")
     if vector is not None:
         return TEST_KEY, f"{_VECTOR} ({vector['name']})"
-    if nonproduct(path):
+    if nonproduct_item(item):
         return TEST_KEY, "key in tests, demos or documentation"
     if facts.kind == "elf":
         return EMBEDDED_KEY, "key embedded in a program"
@@ -799,7 +787,7 @@ def _mentions_authorized_keys(inv: Inventory, item: Item) -> str | None:
     """The line or string of a script or program that names authorized_keys (None for documentation,
     which quotes keys and authorized_keys together without installing anything)."""
     facts = item.facts
-    if nonproduct(item.node.path):
+    if nonproduct_item(item):
         return None
     shell_like = facts.kind == "script" or item.node.name.endswith((".sh", ".py", ".lua", ".pl", ".rc"))
     startup = item.node.path.startswith(("/etc/init.d/", "/etc/rc", "/etc/uci-defaults/", "/etc/hotplug"))

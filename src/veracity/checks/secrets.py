@@ -48,8 +48,7 @@ from typing import ClassVar
 from ..findings import SEVERITIES, Finding, Rule
 from ..inventory import Inventory, Item, read_region
 from ..patterns import Pattern
-from .base import NotApplicable, file_key
-from .keys import nonproduct
+from .base import NotApplicable, file_key, nonproduct, nonproduct_item
 
 _EN = "https://www.etsi.org/deliver/etsi_en/303600_303699/303645/02.01.01_60/en_303645v020101p.pdf"
 _CWE798 = "https://cwe.mitre.org/data/definitions/798.html"
@@ -338,7 +337,7 @@ class _Scan:
         self.facts = item.facts
         self.path = item.node.path
         self.name = item.node.name.lower()
-        self.doc = _documentation(self.path)
+        self.doc = _documentation(self.path) or nonproduct_item(item)
         ext = posixpath.splitext(self.name)[1]
         self.code = ext in _CODE_EXT or (self.facts.interpreter or "").rsplit("/", 1)[-1].startswith(
             ("python", "node", "lua", "perl", "php", "ruby"))

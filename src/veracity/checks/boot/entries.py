@@ -36,9 +36,16 @@ CRONTABS = ("/etc/crontab", "/etc/cron.d/*", "/etc/crontabs/*", "/var/spool/cron
 _RC_DIR = re.compile(r"^/etc/(?:rc\.d/)?rc([0-9S])\.d$")
 
 
+_BOOT_TOPS = frozenset({"etc", "sbin", "lib", "usr", "run", "var"})
+"""The top-level directories every boot file below lies under (inittab, rc scripts, init, unit directories,
+crontabs)."""
+
+
 def entry_points(walker: Walker) -> list[str]:
     """The boot files this tree holds (empty: the tree does not say how it boots)."""
     tree = walker.tree
+    if not any(path.split("/", 2)[1] in _BOOT_TOPS for path in tree.nodes if path != "/"):
+        return []  # most trees of an image are a decompressed file or a package: answered without a look-up
     found = []
     for path in ("/etc/inittab", "/etc/init.d/rcS", "/etc/rc.local", "/etc/rc.d/rc.local"):
         node = tree.resolve(path)
