@@ -346,6 +346,8 @@ class BackdoorsCheck:
             seen_hashes: set[tuple[str, str, str]] = set()
             unparsed: dict[str, _User] = {}
             for users, main in databases:
+                if not users:  # most trees of an image (a decompressed file, a package) hold no accounts
+                    continue
                 for ind in account_inds:
                     yield from self._account_indicator(cat[ind.entry], ind, users, main, tree, done, seen_hashes, unparsed)
             for name, u in sorted(unparsed.items()):
