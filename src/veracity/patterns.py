@@ -39,13 +39,27 @@ class Pattern:
     database: int = 0
     """The database of the set it is compiled into (0: the shared one). Only for a pattern measured to slow the
     others down; the matches are the same whatever the database."""
+    cap_group: str = ""
+    """Patterns whose matches are used together, or not at all: once one of them passes the cap in a file, its
+    check reads that file whole itself (``FileFacts.capped`` says which), so the group's other matches are not
+    needed. The pass then stops a database that holds only this group, and skips the group's databases still to
+    come. A big file full of addresses then costs 32 matches per pattern, not a callback for each of them."""
 
 
 @dataclass(slots=True)
 class _Hits:
-    out: list[tuple[str, int, int]] = field(default_factory=list)
+    out: list[tuple[int, int, int]] = field(default_factory=list)
     counts: dict[int, int] = field(default_factory=dict)
-    capped: set[str] = field(default_factory=set)
+    capped: set[int] = field(default_factory=set)
+    groups: tuple[str, ...] = ()
+    """The cap group of each pattern, by tag."""
+    closed: set[str] = field(default_factory=set)
+    """The groups whose matches are no longer collected in this file."""
+    alone: str = ""
+    """The group the database being scanned holds alone ("" if none)."""
+    go: Any = None
+    stop: Any = None
+    """Hyperscan's answers to a match: go on, stop this database."""
 
 
 class PatternSet:
@@ -60,7 +74,12 @@ class PatternSet:
             h.update(repr(p).encode())
         self.digest = h.hexdigest()[:16]
         self._scanners: list[Any] | None = None
-        self._hits = _Hits()
+        self._ids = [p.id for p in self.patterns]
+        self._hits = _Hits(groups=tuple(p.cap_group for p in self.patterns))
+        self._alone: list[str] = []
+        for n in sorted({p.database for p in self.patterns}):  # the order of the databases, see _compile
+            groups = {p.cap_group for p in self.patterns if p.database == n}
+            self._alone.append(next(iter(groups)) if len(groups) == 1 else "")
 
     def __len__(self) -> int:
         return len(self.patterns)
@@ -71,6 +90,9 @@ class PatternSet:
             self._scanners = self._build()
 
     def _build(self) -> list[Any]:
+        import pyperscan as ps
+
+        self._hits.go, self._hits.stop = ps.Scan.Continue, ps.Scan.Terminate
         return [db.build(self._hits, _on_match) for db in self._databases()]
 
     def _databases(self) -> list[Any]:
@@ -104,21 +126,28 @@ class PatternSet:
         if self._scanners is None:
             self._scanners = self._build()
         hits = self._hits
-        hits.out, hits.counts, hits.capped = [], {}, set()
-        for scanner in self._scanners:
+        hits.out, hits.counts, hits.capped, hits.closed = [], {}, set(), set()
+        for scanner, alone in zip(self._scanners, self._alone, strict=True):
+            if alone and alone in hits.closed:
+                continue
+            hits.alone = alone
             scanner.scan(data)
-        out = sorted((self.patterns[i].id, s, e) for i, s, e in hits.out)
+        ids = self._ids
+        out = [(ids[i], s, e) for i, s, e in hits.out]
         out.sort(key=lambda m: (m[1], m[2], m[0]))
         return tuple(out), tuple(sorted(self.patterns[i].id for i in hits.capped))
 
 
 def _on_match(hits: _Hits, tag: int, start: int, end: int):
-    import pyperscan as ps
-
     n = hits.counts.get(tag, 0)
     if n < MAX_PER_PATTERN:
         hits.counts[tag] = n + 1
         hits.out.append((tag, start, end))
-    else:
-        hits.capped.add(tag)
-    return ps.Scan.Continue
+        return hits.go
+    hits.capped.add(tag)
+    group = hits.groups[tag]
+    if group:
+        hits.closed.add(group)
+        if group == hits.alone:
+            return hits.stop
+    return hits.go

@@ -61,20 +61,24 @@ def patterns() -> tuple[Pattern, ...]:
     # cheaper for the full set (0.54 s) but made some subsets several times slower (with the accounts or keys
     # patterns, 0.85 s); so did other groupings: domain with email 0.65 s, wide-domain with wide-url 3.5 s.
     # Measure every subset before moving one.
+    # one cap group (see Pattern.cap_group): once one of them passes the cap in a file, the check reads it whole
+    # (``candidates(full=True)``); "shell" is not in it: it says whether the file runs a shell, whatever the rest.
     return (
         Pattern(PATTERN_PREFIX + "url", rb"\b(?:" + _SCHEME_ALT.encode() + rb")://[A-Za-z0-9\[%$_{]", caseless=True,
-                database=1),
+                database=1, cap_group=PATTERN_PREFIX),
         Pattern(PATTERN_PREFIX + "email", rb"[A-Za-z0-9._%+-]@[A-Za-z0-9][A-Za-z0-9-]{0,62}\.[A-Za-z]", caseless=True,
-                database=1),
-        Pattern(PATTERN_PREFIX + "ipv4", rb"\b[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\b", database=2),
+                database=1, cap_group=PATTERN_PREFIX),
+        Pattern(PATTERN_PREFIX + "ipv4", rb"\b[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\b", database=2,
+                cap_group=PATTERN_PREFIX),
         # compressed forms only ("::"): the full eight-group form costs half of the whole pass and is rare in images
         Pattern(PATTERN_PREFIX + "ipv6", rb"\b[0-9A-Fa-f]{1,4}::(?:[0-9A-Fa-f]{1,4}\b|[^0-9A-Za-z_:])"
-                rb"|[^0-9A-Za-z_:]::[0-9A-Fa-f]{1,4}\b", database=2),
+                rb"|[^0-9A-Za-z_:]::[0-9A-Fa-f]{1,4}\b", database=2, cap_group=PATTERN_PREFIX),
         Pattern(PATTERN_PREFIX + "domain", rb"[A-Za-z0-9]\.(?:" + tld_alt.encode() + rb")\b", caseless=True,
-                database=3),
-        Pattern(PATTERN_PREFIX + "wide-url", rb"(?:" + wide_schemes + rb"):\x00/\x00/\x00", caseless=True, database=1),
+                database=3, cap_group=PATTERN_PREFIX),
+        Pattern(PATTERN_PREFIX + "wide-url", rb"(?:" + wide_schemes + rb"):\x00/\x00/\x00", caseless=True, database=1,
+                cap_group=PATTERN_PREFIX),
         Pattern(PATTERN_PREFIX + "wide-domain", rb"[A-Za-z0-9]\x00\.\x00(?:" + wide_tlds + rb")[^A-Za-z0-9]\x00",
-                caseless=True, database=3),
+                caseless=True, database=3, cap_group=PATTERN_PREFIX),
         Pattern(PATTERN_PREFIX + "shell", rb"/bin/(?:ba|a|da)?sh\b|\bsh -c\b|\bsystem\(", first_only=True,
                 database=2),
     )
