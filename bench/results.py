@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -29,12 +30,16 @@ def child_env(**extra: str) -> dict[str, str]:
 
 
 def measure(argv: list[str], env: dict | None = None) -> dict:
-    """Wall time, CPU time (user + system, children included) and peak RSS of one command."""
-    t0 = time.monotonic()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.monotonic() - t0
-    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    """Wall time, CPU time (user + system, children included) and peak RSS of one command. Its error output goes
+    to a file: read from a pipe only after the command ended, more than a pipe holds (64 KiB, a scan's summary
+    table can be that) would block the command for ever."""
+    with tempfile.TemporaryFile() as errfile:
+        t0 = time.monotonic()
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=errfile, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.monotonic() - t0
+        errfile.seek(0)
+        err = errfile.read().decode(errors="replace")
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode not in (0, 1):
         raise SystemExit(f"{argv[0]} failed ({proc.returncode}): {err[-2000:]}")
