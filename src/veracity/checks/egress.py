@@ -24,7 +24,6 @@ and text of the web interface (the administrator's browser, not the device, may 
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import re
 from collections.abc import Iterable, Iterator
@@ -216,12 +215,7 @@ class EgressCheck:
     # -- extraction --
 
     @staticmethod
-    def _judge(inv: Inventory) -> tuple[noise.Judge, str]:
-        versions = _tree_versions(inv)
-        return noise.Judge(versions), hashlib.sha256("\n".join(sorted(versions)).encode()).hexdigest()[:16]
-
-    @staticmethod
-    def _work(inv: Inventory, judged: str, stats: dict[str, list] | None) -> Iterator[tuple[Item, list, bool, str]]:
+    def _work(inv: Inventory, stats: dict[str, list] | None) -> Iterator[tuple[Item, list, bool, str]]:
         """(item, its endpoint pattern hits, whether they were capped, its result key) of every file that may
         hold endpoints; documentation files are counted in ``stats``."""
         shell_id = extract.PATTERN_PREFIX + "shell"
@@ -235,8 +229,9 @@ class EgressCheck:
                     stats.setdefault(noise.DOCUMENTATION_FILE.id, [0, set()])[0] += 1
                 continue
             full = any(c.startswith(extract.PATTERN_PREFIX) for c in item.facts.capped)
-            # what one file yields depends on its content, its path and the image's version-named directories
-            key = f"{item.facts.sha256}|{int(full)}|{int(item.facts.text is None)}|{judged}|{item.node.path}"
+            # what one file yields depends on its content and its path (the image's version-named directories are
+            # applied to it afterwards, see _tree_version)
+            key = f"{item.facts.sha256}|{int(full)}|{int(item.facts.text is None)}|{item.node.path}"
             yield item, hits, full, key
 
     @staticmethod
@@ -250,8 +245,8 @@ class EgressCheck:
         """The judge and the files in ``parts`` shares, worked out once per process (every share asks)."""
         planned = getattr(self, "_planned", None)
         if planned is None or planned[0] is not inv or planned[1] != parts:
-            judge, judged = self._judge(inv)
-            work = list(self._work(inv, judged, None))
+            judge = noise.Judge()
+            work = list(self._work(inv, None))
             # the cost of a file: its candidates, and every byte when its hits were capped (a full rescan)
             weights = [len(hits) + (item.facts.size / 4096 if full else 0) for item, hits, full, _ in work]
             planned = self._planned = (inv, parts, judge, shares(work, weights, parts))
@@ -275,10 +270,11 @@ class EgressCheck:
         return out
 
     def _collect(self, inv: Inventory, out: list[Finding]) -> tuple[list[_Endpoint], dict[str, list]]:
-        judge, judged = self._judge(inv)
+        judge = noise.Judge()
+        versions = _tree_versions(inv)
         found: dict[tuple[str, str], _Endpoint] = {}
         stats: dict[str, list] = {}
-        for item, hits, full, key in self._work(inv, judged, stats):
+        for item, hits, full, key in self._work(inv, stats):
             path = item.node.path
             events = _decode_events(inv.recall(CACHE_NAMESPACE, key))
             if events is None:
@@ -290,6 +286,8 @@ class EgressCheck:
                     continue
                 inv.keep(CACHE_NAMESPACE, key, _encode_events(events))
             for event in events:
+                if versions and (value := _tree_version(event, versions)) is not None:
+                    event = ("noise", noise.VERSION.id, value)
                 if event[0] == "noise":
                     entry = stats.setdefault(event[1], [0, set()])
                     entry[0] += 1
@@ -529,20 +527,28 @@ def _decode_events(data: Any) -> list[tuple] | None:
 
 
 def _tree_versions(inv: Inventory) -> frozenset[str]:
-    global _VERSIONS_OF
-    trees = inv.trees
-    if _VERSIONS_OF is not None and _VERSIONS_OF[0] is trees and _VERSIONS_OF[1] == len(trees):
-        return _VERSIONS_OF[2]  # the trees of inventories of parts of the files (see veracity.ahead)
+    """Dotted quads that name a directory or file of the image (``/lib/modules/2.6.36.4``)."""
     rx = re.compile(r"^[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$")
     # every name of every path, each once (split and de-duplicated in C)
-    parts = set("/".join(path for tree in trees for path in tree.nodes).split("/"))
-    versions = frozenset(part for part in parts if part[:1].isdigit() and rx.match(part))
-    _VERSIONS_OF = (trees, len(trees), versions)
-    return versions
+    parts = set("/".join(path for tree in inv.trees for path in tree.nodes).split("/"))
+    return frozenset(part for part in parts if part[:1].isdigit() and rx.match(part))
 
 
-_VERSIONS_OF: tuple[list, int, frozenset[str]] | None = None
-"""The last list of trees asked about, and its answer: a list of trees is not changed once an inventory has it."""
+def _tree_version(event: tuple, versions: frozenset[str]) -> str | None:
+    """The value of an IPv4 address in ``event`` that names a path of the image (a version number, as
+    ``noise.VERSION`` says), or None. A file's events are worked out without the image's paths, so that they can be
+    kept by the file's content and path alone; this gives the verdict the noise rules give with them: the rules
+    before the version rule do not depend on them, and the rules after it (an interface address, an endpoint) are
+    what a version number would have come before."""
+    if event[0] == "noise":
+        if event[1] != noise.INTERFACE.id:
+            return None
+        value = event[2]
+    else:
+        if event[1].kind != "ipv4":
+            return None
+        value = event[1].value
+    return value if value.split("/", 1)[0].split(":", 1)[0] in versions else None
 
 
 def _login_capable(acc: dict[str, Any]) -> bool:

@@ -268,11 +268,9 @@ def _suffix_match(host: str, suffixes: frozenset[str]) -> bool:
 
 
 class Judge:
-    """Applies :data:`RULES` to candidates of one scan. ``tree_versions`` are dotted quads that name
-    directories of the image (kernel module trees), taken as version numbers everywhere."""
-
-    def __init__(self, tree_versions: frozenset[str] = frozenset()):
-        self.tree_versions = tree_versions
+    """Applies :data:`RULES` to the candidates of one file. A dotted quad that names a directory of the image (a
+    kernel module tree) is a version number everywhere: that rule needs the whole image and is applied by the
+    egress check to what a file yields (``checks.egress._tree_version``)."""
 
     def suppress(self, cand: Candidate, path: str, *, key: str | None, web: bool) -> Suppression | None:
         if is_doc_path(path):
@@ -375,7 +373,7 @@ class Judge:
             if len(set(octets)) == 1 and octets[0] in "1234567" and not _RESOLVER_WORDS.search(
                     " ".join((cand.text, *cand.before[:3], *cand.after[:3]))):
                 return EXAMPLE
-            if text in self.tree_versions or _VERSION_PREFIX.search(prefix[-24:]):
+            if _VERSION_PREFIX.search(prefix[-24:]):
                 return VERSION
             if prefix.endswith("/") and cand.suffix.startswith("/") and "://" not in prefix:
                 return VERSION
