@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import os
 import tarfile
@@ -166,3 +167,78 @@ def test_no_fork_means_no_work_ahead(tmp_path, monkeypatch, worked):
     monkeypatch.setattr(parallel, "shared", lambda count, task, **kw: calls.append(count) or real(count, task, **kw))
     scan(_image(tmp_path), workdir=tmp_path)
     assert worked == [({}, {})] and ahead.SHARES not in calls
+
+
+def test_files_are_worked_on_while_their_filesystem_is_read(tmp_path, monkeypatch, worked):
+    """A large tree's files go to a child in batches as they are written; a file written again after its batch was
+    read counts as it is in the end."""
+    target = _image(tmp_path)
+    with tarfile.open(target, "a") as tf:  # the same path again, other content: an archive's later member wins
+        data = b"#!/bin/sh\nnc -l -p 4444 -e /bin/sh\n"
+        info = tarfile.TarInfo("etc/init.d/S00svc")
+        info.size, info.mode = len(data), 0o755
+        tf.addfile(info, io.BytesIO(data))
+    alone = _without(monkeypatch, target, tmp_path / "a")
+    monkeypatch.setattr(ahead, "BATCH_BYTES", 1)  # a file per batch
+    real_wrote = ahead.Ahead._wrote
+
+    def wrote(self, node):  # a slow filesystem: the child keeps up, every file goes to it
+        if self._stream is not None:
+            end = time.monotonic() + 5
+            while not self._stream.idle and time.monotonic() < end:
+                self._take(self._stream.answers())
+        return real_wrote(self, node)
+
+    taken: list[dict] = []
+    real_take = ahead.Ahead._take
+    monkeypatch.setattr(ahead.Ahead, "_wrote", wrote)
+    monkeypatch.setattr(ahead.Ahead, "_take", lambda self, answers: taken.extend(a[0] for a in answers if a)
+                        or real_take(self, answers))
+    report = scan(target, workdir=tmp_path / "b")
+    assert _stable(report) == _stable(alone)
+    streamed = [(path, facts.sha256) for batch in taken for path, facts in batch.items()]
+    assert len(streamed) >= 33  # the files, answered by the child while the tree was read
+    facts, results = worked[-1]
+    assert len(facts) >= 33 and results
+    rewritten = [p for p in facts if p.endswith("/etc/init.d/S00svc")]
+    assert len(rewritten) == 1 and facts[rewritten[0]].sha256 == hashlib.sha256(data).hexdigest()
+    # the child read the first S00svc; that answer was set aside when the tree was complete
+    assert {sha for path, sha in streamed if path == rewritten[0]} - {hashlib.sha256(data).hexdigest()}
+    assert [f["evidence"].split(" ")[0] for f in report["findings"] if f["path"] == "/etc/init.d/S00svc"
+            and f["rule"].startswith("VER-MAL")] == ["netcat-exec"]
+
+
+def test_nothing_is_streamed_without_checks_or_for_a_small_tree(tmp_path, monkeypatch, worked):
+    sent: list[int] = []
+    real_init = parallel.Stream.__init__
+    monkeypatch.setattr(parallel.Stream, "__init__", lambda self, *a, **k: sent.append(1) or real_init(self, *a, **k))
+    from veracity.options import ScanOptions
+
+    scan(_image(tmp_path), workdir=tmp_path / "a", options=ScanOptions(checks=()))
+    assert sent == []
+    monkeypatch.setattr(inventory, "PARALLEL_BYTES", 10**9)
+    scan(_image(tmp_path), workdir=tmp_path / "b")
+    assert sent == []
+
+
+@pytest.mark.parametrize("trouble", ["child dies", "a batch breaks"])
+def test_trouble_while_streaming_changes_nothing(tmp_path, monkeypatch, worked, trouble):
+    target = _image(tmp_path)
+    alone = _without(monkeypatch, target, tmp_path / "a")
+    monkeypatch.setattr(ahead, "BATCH_BYTES", 1)
+    real = ahead.Ahead._analyse
+    calls = {"n": 0}
+
+    def analyse(self, tree, groups, trees):
+        calls["n"] += 1
+        if os.getpid() != PARENT and calls["n"] == 3:  # the stream child's third batch
+            if trouble == "child dies":
+                os._exit(9)
+            raise RuntimeError("a bug")
+        return real(self, tree, groups, trees)
+
+    monkeypatch.setattr(ahead.Ahead, "_analyse", analyse)
+    report = scan(target, workdir=tmp_path / "b")
+    assert _stable(report) == _stable(alone)
+    facts, _results = worked[-1]
+    assert len(facts) >= 30

@@ -97,3 +97,64 @@ def test_inventory_analysed_in_two_processes_is_the_inventory_analysed_in_one(tm
     texts = {i.node.path: i.facts.text for i in shared.items}
     assert texts["/etc/init.d/S03svc"].startswith("#!/bin/sh") and texts["/empty"] is None
     assert shared.analysed == alone.analysed and shared.cache_hits == alone.cache_hits
+
+
+# -- a child fed batches while this process goes on (parallel.Stream) ---------------------------------------
+
+
+def _answers_until(stream: parallel.Stream, count: int, timeout: float = 10.0) -> list:
+    got: list = []
+    end = time.monotonic() + timeout
+    while len(got) < count and time.monotonic() < end:
+        got += stream.answers()
+        time.sleep(0.005)
+    return got
+
+
+def test_a_stream_answers_each_batch_in_order_in_its_child():
+    stream = parallel.Stream(lambda batch: (sum(batch), os.getpid() != PARENT), nice=5)
+    assert stream.alive and stream.idle
+    assert stream.send([1, 2, 3]) and not stream.idle
+    assert _answers_until(stream, 1) == [(6, True)] and stream.idle
+    big = list(range(200_000))  # a batch, and an answer, larger than a pipe holds
+    stream.send(big)
+    stream.send([5])
+    assert stream.close(time.monotonic() + 10) == [(sum(big), True), (5, True)]
+    assert not stream.alive and not stream.send([1])
+
+
+def test_a_batch_that_raises_is_answered_none_and_the_child_goes_on():
+    stream = parallel.Stream(lambda batch: 10 // batch)
+    for batch in (2, 0, 5):
+        stream.send(batch)
+    assert stream.close(time.monotonic() + 10) == [5, None, 2]
+
+
+def test_a_stream_whose_child_dies_stops_answering():
+    def work(batch):
+        if batch == "die":
+            os._exit(9)
+        return batch
+
+    stream = parallel.Stream(work)
+    stream.send("a")
+    stream.send("die")
+    t0 = time.monotonic()
+    assert stream.close(time.monotonic() + 30) == ["a"] and time.monotonic() - t0 < 5  # the end, not the deadline
+    assert not stream.idle  # the second batch was never answered: its work is the caller's
+
+
+def test_a_stream_past_its_deadline_is_killed():
+    stream = parallel.Stream(lambda batch: time.sleep(batch) or batch)
+    stream.send(30)
+    t0 = time.monotonic()
+    assert stream.close(time.monotonic() + 0.3) == [] and time.monotonic() - t0 < 5 and not stream.alive
+
+
+def test_a_stream_without_fork_has_no_child(monkeypatch):
+    def no_fork():
+        raise OSError("no fork here")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    stream = parallel.Stream(lambda batch: batch)
+    assert not stream.alive and not stream.send([1]) and stream.close() == []

@@ -81,6 +81,171 @@ def shared(count: int, task: Callable[[int], Any], *, before: Callable[[], None]
     return [done[n] for n in range(count)]
 
 
+class Stream:
+    """A forked child that works on the batches sent to it, in order, while this process goes on: ``send`` a batch,
+    ``answers()`` gives, without waiting, those answered since; ``close()`` waits for the rest. One child for many
+    batches: a fork copies nothing at first, but every page this process writes afterwards is copied once per
+    child it has. Whatever goes wrong with the child, its answers stop coming (the caller does that work itself,
+    or leaves it to whoever would have done it without this); an answer is None where the work raised."""
+
+    _HEAD = 8
+
+    def __init__(self, work: Callable[[Any], Any], *, nice: int = 0):
+        self.pid = 0
+        self.out = self.back = -1
+        self.sent = self.answered = 0
+        self._buffer = bytearray()
+        tasks_r, tasks_w = os.pipe()
+        back_r, back_w = os.pipe()
+        try:
+            self.pid = os.fork()
+        except OSError:
+            for fd in (tasks_r, tasks_w, back_r, back_w):
+                os.close(fd)
+            return
+        if self.pid == 0:  # the child: never returns
+            status = 70
+            try:
+                os.close(tasks_w)
+                os.close(back_r)
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
+                if nice:
+                    os.nice(nice)
+                while (frame := _read_frame(tasks_r)) is not None:
+                    try:
+                        answer = work(pickle.loads(frame))  # sent by this program's own parent
+                    except Exception:  # noqa: BLE001 - the parent does that batch's work itself
+                        answer = None
+                    _write_all(back_w, _frame(pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)))
+                status = 0
+            except BaseException:  # noqa: BLE001, S110 - the parent gets no more answers and goes on without
+                pass
+            finally:
+                os._exit(status)
+        os.close(tasks_r)
+        os.close(back_w)
+        os.set_blocking(back_r, False)
+        self.out, self.back = tasks_w, back_r
+
+    @property
+    def alive(self) -> bool:
+        return self.pid > 0
+
+    @property
+    def idle(self) -> bool:
+        """Every batch sent has been answered."""
+        return self.sent == self.answered
+
+    def send(self, batch: Any) -> bool:
+        """Hand ``batch`` over (False when the child is gone)."""
+        if self.out < 0:
+            return False
+        try:
+            _write_all(self.out, _frame(pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL)))
+        except OSError:
+            self.kill()
+            return False
+        self.sent += 1
+        return True
+
+    def answers(self) -> list[Any]:
+        """The answers come since the last call, in the order of the batches, without waiting."""
+        while self.back >= 0:
+            try:
+                chunk = os.read(self.back, 1 << 20)
+            except BlockingIOError:
+                break
+            if not chunk:
+                self._end()
+                break
+            self._buffer += chunk
+        out = []
+        while len(self._buffer) >= self._HEAD:
+            size = int.from_bytes(self._buffer[:self._HEAD], "little")
+            if len(self._buffer) < self._HEAD + size:
+                break
+            body = bytes(self._buffer[self._HEAD:self._HEAD + size])
+            del self._buffer[:self._HEAD + size]
+            try:
+                out.append(pickle.loads(body))  # our own child's answer, never the image's bytes
+            except Exception:  # noqa: BLE001
+                out.append(None)
+        self.answered += len(out)
+        return out
+
+    def close(self, deadline: float | None = None) -> list[Any]:
+        """No more batches: the answers still to come (waiting for them until ``deadline``), then the child ends."""
+        if self.out >= 0:
+            os.close(self.out)
+            self.out = -1
+        out: list[Any] = []
+        try:
+            poll = select.poll()
+            if self.back >= 0:
+                poll.register(self.back, select.POLLIN | select.POLLHUP | select.POLLERR)
+            while self.back >= 0 and not self.idle:
+                out += self.answers()
+                if self.back < 0 or self.idle:
+                    break
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    break
+                poll.poll(1000 if left is None else min(left, 1.0) * 1000)
+            out += self.answers()
+        finally:
+            self.kill()
+        return out
+
+    def _end(self) -> None:
+        if self.back >= 0:
+            os.close(self.back)
+            self.back = -1
+
+    def kill(self) -> None:
+        if self.pid > 0:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+            self.pid = 0
+        if self.out >= 0:
+            os.close(self.out)
+            self.out = -1
+        self._end()
+
+
+def _frame(body: bytes) -> bytes:
+    return len(body).to_bytes(Stream._HEAD, "little") + body
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _read_frame(fd: int) -> bytes | None:
+    """One frame from a blocking descriptor, None at its end."""
+    head = _read_exactly(fd, Stream._HEAD)
+    if head is None:
+        return None
+    body = _read_exactly(fd, int.from_bytes(head, "little"))
+    return body
+
+
+def _read_exactly(fd: int, n: int) -> bytes | None:
+    parts: list[bytes] = []
+    while n > 0:
+        chunk = os.read(fd, min(n, 1 << 20))
+        if not chunk:
+            return None
+        parts.append(chunk)
+        n -= len(chunk)
+    return b"".join(parts)
+
+
 class _Child:
     def __init__(self, count: int, task: Callable[[int], Any], done: Callable[[], None] | None):
         self.pid = 0

@@ -50,6 +50,7 @@ def scan(
         signal.signal(signal.SIGTERM, _terminate)
     cache = inventory_mod.Cache(cache_path)
     engine: Engine | None = None
+    ahead: Ahead | None = None
     try:
         instances = registry.checks(options)
         warming = _warm(instances)
@@ -95,6 +96,8 @@ def scan(
             **sections,
         )
     finally:
+        if ahead is not None:
+            ahead.close()
         if engine is not None:
             engine.close()
         cache.close()

@@ -138,7 +138,9 @@ class Engine:
         self._writers: dict[int, TreeWriter] = {}
         self.ahead = ahead
         """Called with each tree once it is read, every tree so far, and the opening of what the tree holds, which
-        it must run (see veracity.ahead: the tree's files are worked on meanwhile)."""
+        it must run (see veracity.ahead: the tree's files are worked on meanwhile). If it has a ``watch`` method, that
+        is asked when a tree is started (the tree, every tree so far, the packed size) for a function to tell of each
+        file written."""
 
     def close(self) -> None:
         """Release what lazily recorded files still need (call when the scan is done with the trees)."""
@@ -277,6 +279,9 @@ class Engine:
             self._new_dir(), tree, self.budget, RatioGuard(self.limits, packed), self.out.findings, archive=archive
         )
         self._writers[id(tree)] = w
+        watch = getattr(self.ahead, "watch", None)
+        if watch is not None:  # its files worked on as they are written (see veracity.ahead)
+            w.on_file = watch(tree, self.out.trees, packed)
         return tree, w
 
     def _try(self, fn, where, outer):

@@ -109,6 +109,8 @@ class TreeWriter:
         self.findings = findings
         self.archive = archive
         self.strict_links = strict_links
+        self.on_file: Callable[[Node], None] | None = None
+        """Told of each regular file once it is written (see veracity.ahead)."""
         self._last: tuple[str, int] | None = None
         """The parent directory opened last (its path, an fd of it): files come grouped by directory, so
         most writes need no walk from the root. Dropped by anything that can change what a path is."""
@@ -312,6 +314,8 @@ class TreeWriter:
             disk_path=str(self.root) + path,
         )
         self._add(node)
+        if self.on_file is not None:
+            self.on_file(node)
         return node
 
     def symlink(self, raw: str, target: str, mode: int = 0o777, uid: int = 0, gid: int = 0) -> None:
