@@ -164,6 +164,16 @@ def test_dotted_quads_naming_a_directory_are_version_numbers(tmp_path):
     assert {n["rule"]: n["count"] for n in sections["egress_noise"]} == {"interface-address": 1}
 
 
+def test_object_identifiers_are_not_addresses(tmp_path):
+    binary = _elf(b"2.5.29.17", b"subjectAltName", b"2.5.4.3", b"1.3.101.112", b"2.5.100.7", b"1.3.6.1:161")
+    _, sections = _scan(tmp_path, {"/usr/bin/certtool": binary})
+    values = set(_by_value(sections))
+    assert not values & {"2.5.29.17", "2.5.4.3", "1.3.101.112"}
+    assert {"2.5.100.7", "1.3.6.1:161"} <= values  # outside the arcs, or with a port: addresses
+    oid = next(n for n in sections["egress_noise"] if n["rule"] == "object-identifier")
+    assert oid["count"] == 3
+
+
 def _ev(finding) -> str:
     """The endpoint a finding's evidence starts with."""
     return finding.evidence.split(": purpose ", 1)[0]

@@ -534,14 +534,18 @@ def _tree_versions(inv: Inventory) -> frozenset[str]:
     return frozenset(part for part in parts if part[:1].isdigit() and rx.match(part))
 
 
+_AFTER_VERSION = frozenset({noise.OBJECT_ID.id, noise.INTERFACE.id})
+"""The noise rules an IPv4 address meets after the version rule (see noise.Judge._ip)."""
+
+
 def _tree_version(event: tuple, versions: frozenset[str]) -> str | None:
     """The value of an IPv4 address in ``event`` that names a path of the image (a version number, as
     ``noise.VERSION`` says), or None. A file's events are worked out without the image's paths, so that they can be
     kept by the file's content and path alone; this gives the verdict the noise rules give with them: the rules
-    before the version rule do not depend on them, and the rules after it (an interface address, an endpoint) are
-    what a version number would have come before."""
+    before the version rule do not depend on them, and the rules after it (an object identifier, an interface
+    address, an endpoint) are what a version number would have come before."""
     if event[0] == "noise":
-        if event[1] != noise.INTERFACE.id:
+        if event[1] not in _AFTER_VERSION:
             return None
         value = event[2]
     else:

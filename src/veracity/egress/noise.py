@@ -61,6 +61,9 @@ NOT_AN_ADDRESS = _s("not-an-address", "The value of a setting that is not an add
                     "name, a user name or password (apn, isp_name, username, password, ssid).")
 VERSION = _s("version-number", "A version number that looks like an IPv4 address (vermagic=2.6.8.1, /lib/modules/"
              "2.6.8.1/, v1.2.3.4, a dotted quad that names a directory of the image).")
+OBJECT_ID = _s("object-identifier", "An ASN.1 object identifier that looks like an IPv4 address: X.500 attribute "
+               "types and certificate extensions (2.5.4.3 commonName, 2.5.29.17 subjectAltName) and algorithm arcs "
+               "(1.3.101.112 Ed25519, 1.3.132.0.34 secp384r1), as X.509 and crypto libraries list them.")
 NETWORK = _s("network-address", "A netmask, the unspecified or broadcast address, a network prefix (x.y.0.0) or an "
              "address block that is not routable (0.0.0.0/8, 240.0.0.0/4).")
 INTERFACE = _s("interface-address", "An address of the device's own interfaces or routes (ifconfig, route add ... gw, "
@@ -80,7 +83,7 @@ JUNK = _s("binary-junk", "A short dotted token in binary data (one-letter labels
 
 RULES: tuple[Suppression, ...] = (
     DOCUMENTATION_FILE, COMMENT, FORMAT_STRING, XML_NAMESPACE, LICENCE, REFERENCE, PROJECT, BANNER, AUTHOR,
-    BUG_REPORT, PROTOCOL_NAME, EXAMPLE, DESCRIPTION, NOT_AN_ADDRESS, VERSION, NETWORK, INTERFACE, NO_SUFFIX,
+    BUG_REPORT, PROTOCOL_NAME, EXAMPLE, DESCRIPTION, NOT_AN_ADDRESS, VERSION, OBJECT_ID, NETWORK, INTERFACE, NO_SUFFIX,
     FILE_NAME, CODE, WEAK_SUFFIX, FRAGMENT, JUNK,
 )
 
@@ -178,6 +181,10 @@ _INTERFACE_COMMANDS = re.compile(
     r"\b(?:ipaddr|serverip|gatewayip|netmask)=$)",
     re.IGNORECASE,
 )
+_OBJECT_ID = re.compile(r"^(?:2\.5\.(?:4|6|8|29)|1\.3\.(?:6|14|36|101|132))\.[0-9]{1,3}$")
+"""The OID arcs under which four-number identifiers are common: X.500 attribute types (2.5.4), object classes
+(2.5.6), algorithms (2.5.8), certificate extensions (2.5.29); internet (1.3.6), OIW (1.3.14), TeleTrusT (1.3.36),
+Thawte's curves (1.3.101), Certicom's (1.3.132)."""
 _VERSION_PREFIX = re.compile(
     r"(?:\bv|\bver|version|vermagic|release|rel|rev|revision|build|kernel|kernelver|firmware|fw|sw|hw|"
     r"linux|gcc|api|protocol|proto)[\s:=_-]*v?$", re.IGNORECASE)
@@ -375,6 +382,8 @@ class Judge:
                 return EXAMPLE
             if _VERSION_PREFIX.search(prefix[-24:]):
                 return VERSION
+            if cand.port is None and _OBJECT_ID.match(text):
+                return OBJECT_ID
             if prefix.endswith("/") and cand.suffix.startswith("/") and "://" not in prefix:
                 return VERSION
         else:
