@@ -47,9 +47,7 @@ call (or the command); their fingerprint uses the matched text, not the line num
 
 from __future__ import annotations
 
-import bisect
 import codecs
-import itertools
 import math
 import posixpath
 import re
@@ -1609,19 +1607,6 @@ _INPUT_IMPORTS = _NET_INPUT | {"getenv"}
 _AUTH_ANCHOR = re.compile(r"(?<![A-Za-z0-9_])(?:password|passwd|passphrase|login|username|user-agent|http_user_agent|"
                           r"authorization|backdoor)(?![A-Za-z0-9_])", re.IGNORECASE)
 _MAGIC_SHAPE = re.compile(r"^[A-Za-z0-9_+!@#$^*.=~-]{8,40}$")
-_SHELL_STRING = re.compile(r"\s*(?:/bin/|/usr/bin/)?(?:ba|a|da)?sh(?:\s+-i)?\s*")
-
-
-def _anchored(values: list[str]) -> list[int]:
-    """The indexes of the strings holding an authentication word, in order: one search over them all (joined by
-    newlines, which no word spans) rather than one per string."""
-    starts = list(itertools.accumulate((len(v) + 1 for v in values), initial=0))
-    out: list[int] = []
-    for m in _AUTH_ANCHOR.finditer("\n".join(values)):
-        i = bisect.bisect_right(starts, m.start()) - 1
-        if not out or out[-1] != i:
-            out.append(i)
-    return out
 
 
 def _looks_magic(s: str) -> bool:
@@ -1654,18 +1639,17 @@ def _elf_findings(item: Item, strings: tuple[tuple[int, str], ...]) -> Iterator[
     if (
         _NET_IMPORTS <= imports and "dup2" in imports and imports & _EXEC_IMPORTS
         and not imports & _LOGIN_IMPORTS and len(imports) <= 60 and item.facts.size <= 200_000
-        and any(_SHELL_STRING.fullmatch(v) for v in values)
+        and any(re.fullmatch(r"\s*(?:/bin/|/usr/bin/)?(?:ba|a|da)?sh(?:\s+-i)?\s*", v) for v in values)
         and not any(v.startswith("BusyBox v") for v in values)
     ):
-        off = next(o for o, v in strings if _SHELL_STRING.fullmatch(v))
+        off = next(o for o, v in strings if re.fullmatch(r"\s*(?:/bin/|/usr/bin/)?(?:ba|a|da)?sh(?:\s+-i)?\s*", v))
         used = sorted((_NET_IMPORTS | {"dup2"} | (imports & _EXEC_IMPORTS)) & imports)
         yield Hit(BIND_SHELL_ELF, off, f"bind-shell-program (imports {', '.join(used)}; no login functions; "
                   f"{len(imports)} imports)", f"elf-bind:{','.join(used)}")
     cgi = "getenv" in imports and any(v in ("QUERY_STRING", "HTTP_USER_AGENT", "REQUEST_METHOD") for v in values)
     if imports & _CMP_IMPORTS and (imports & _NET_INPUT or cgi) and item.facts.size <= 4 * 2**20:
-        for i in _anchored(values):
-            off, s = strings[i]
-            if len(s) > 80:
+        for i, (off, s) in enumerate(strings):
+            if len(s) > 80 or not _AUTH_ANCHOR.search(s):
                 continue
             for j in range(max(0, i - 2), min(len(strings), i + 3)):
                 o2, cand = strings[j]
