@@ -221,7 +221,7 @@ def test_nothing_is_streamed_without_checks_or_for_a_small_tree(tmp_path, monkey
     assert sent == []
 
 
-@pytest.mark.parametrize("trouble", ["child dies", "a batch breaks"])
+@pytest.mark.parametrize("trouble", ["child dies", "a batch breaks", "sending breaks"])
 def test_trouble_while_streaming_changes_nothing(tmp_path, monkeypatch, worked, trouble):
     target = _image(tmp_path)
     alone = _without(monkeypatch, target, tmp_path / "a")
@@ -238,7 +238,48 @@ def test_trouble_while_streaming_changes_nothing(tmp_path, monkeypatch, worked, 
         return real(self, tree, groups, trees)
 
     monkeypatch.setattr(ahead.Ahead, "_analyse", analyse)
+    if trouble == "sending breaks":
+        real_groups = ahead.Ahead._groups
+        sent = {"n": 0}
+
+        def groups(self, nodes):
+            sent["n"] += 1
+            if sent["n"] == 4:
+                raise RuntimeError("a bug")
+            return real_groups(self, nodes)
+
+        monkeypatch.setattr(ahead.Ahead, "_groups", groups)
     report = scan(target, workdir=tmp_path / "b")
     assert _stable(report) == _stable(alone)
     facts, _results = worked[-1]
     assert len(facts) >= 30
+
+
+def test_an_extractor_that_breaks_while_its_tree_is_streamed_changes_nothing(tmp_path, monkeypatch, worked):
+    """Unpacking ends by an error halfway through the tree: the child is stopped, and what it found counts for the
+    files that are on disk as it read them, exactly as the inventory would see them without it."""
+    from veracity.unpack import native
+
+    target = _image(tmp_path)
+    real = native.extract_tar
+
+    def half(path, fmt, w, *args, **kwargs):
+        written = []
+        real_file = w.file
+
+        def file(raw, chunks, *a, **k):
+            node = real_file(raw, chunks, *a, **k)
+            written.append(node)
+            if len(written) == 20:
+                raise RuntimeError("an extractor bug")
+            return node
+
+        w.file = file
+        return real(path, fmt, w, *args, **kwargs)
+
+    monkeypatch.setattr(native, "extract_tar", half)
+    alone = _without(monkeypatch, target, tmp_path / "a")
+    assert any("an extractor bug" in f["evidence"] for f in alone["findings"])
+    monkeypatch.setattr(ahead, "BATCH_BYTES", 1)
+    report = scan(target, workdir=tmp_path / "b")
+    assert _stable(report) == _stable(alone)

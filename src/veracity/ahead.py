@@ -56,6 +56,7 @@ class Ahead:
         self.used = False
         self._watched: Tree | None = None
         self._streamed = False
+        self._halted = False
         self._pending: list[Node] = []
         self._pending_bytes = 0
         self._stream: parallel.Stream | None = None
@@ -85,7 +86,7 @@ class Ahead:
 
     def _wrote(self, node: Node) -> None:
         stream = self._stream
-        if self._watched is None or stream is None:
+        if self._watched is None or stream is None or self._halted:
             return
         try:
             self._pending.append(node)
@@ -95,7 +96,7 @@ class Ahead:
             if stream.idle and self._pending_bytes >= BATCH_BYTES:
                 self._send()
         except Exception:  # noqa: BLE001 - a speed-up must never cost the unpacking: the rest is done later
-            self._watched = None
+            self._halted = True  # no more batches; what came back is still checked when the tree is complete
 
     def _send(self) -> None:
         size = n = 0
@@ -118,11 +119,14 @@ class Ahead:
                 self.results.update(answer[1])
 
     def close(self) -> None:
-        """Stop the child of a watched tree (a scan that ends early)."""
+        """Stop the child of a watched tree the engine never said was complete (unpacking ended by an error): what
+        came back counts only for the files that are still what it read."""
         if self._stream is not None:
             self._stream.kill()
             self._stream = None
-        self._watched = None
+        if self._watched is not None:
+            self._verify(self._watched)
+            self._watched = None
 
     def __call__(self, tree: Tree, trees: list[Tree], rest: Callable[[], None]) -> None:
         """Run ``rest`` (the unpacking of what ``tree`` holds) here, while a child works on the files of ``tree``
@@ -150,9 +154,10 @@ class Ahead:
             self.used = True
             self._work(tree, list(trees), groups, rest)
         finally:
-            if watched and self._stream is not None:
-                self._take(self._stream.close(self.deadline))
-                self._stream = None
+            if watched:
+                if self._stream is not None:
+                    self._take(self._stream.close(self.deadline))
+                    self._stream = None
                 self._verify(tree)
 
     @staticmethod

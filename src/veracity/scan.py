@@ -69,6 +69,7 @@ def scan(
                     path=None, container=(target.name,), evidence=f"internal error while unpacking: {exc!r}"
                 )
             )
+        ahead.close()  # a child still working on a tree unpacking never finished (an error in an extractor)
         say("reading files")
         inv = inventory_mod.build(unpacked.trees, cache, lambda n, total: say(f"reading files {n}/{total}"), patterns,
                                   known=ahead.facts)
