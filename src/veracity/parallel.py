@@ -203,17 +203,22 @@ class Stream:
             self.back = -1
 
     def kill(self) -> None:
-        if self.pid > 0:
-            try:
-                os.kill(self.pid, signal.SIGKILL)
-                os.waitpid(self.pid, 0)
-            except (ProcessLookupError, ChildProcessError):
-                pass
-            self.pid = 0
+        self.pid = _kill(self.pid)
         if self.out >= 0:
             os.close(self.out)
             self.out = -1
         self._end()
+
+
+def _kill(pid: int) -> int:
+    """End child ``pid`` (if any) and reap it: 0, for the caller's record of it."""
+    if pid > 0:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+    return 0
 
 
 def _frame(body: bytes) -> bytes:
@@ -326,13 +331,7 @@ class _Child:
         return got if isinstance(got, dict) else {}
 
     def kill(self) -> None:
-        if self.pid > 0:
-            try:
-                os.kill(self.pid, signal.SIGKILL)
-                os.waitpid(self.pid, 0)
-            except (ProcessLookupError, ChildProcessError):
-                pass
-            self.pid = 0
+        self.pid = _kill(self.pid)
         for name in ("fd", "queue"):
             fd = getattr(self, name)
             if fd >= 0:
