@@ -179,20 +179,17 @@ class Stream:
         if self.out >= 0:
             os.close(self.out)
             self.out = -1
-        out: list[Any] = []
         try:
+            out = self.answers()
             poll = select.poll()
             if self.back >= 0:
                 poll.register(self.back, select.POLLIN | select.POLLHUP | select.POLLERR)
             while self.back >= 0 and not self.idle:
-                out += self.answers()
-                if self.back < 0 or self.idle:
-                    break
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
                     break
                 poll.poll(1000 if left is None else min(left, 1.0) * 1000)
-            out += self.answers()
+                out += self.answers()
         finally:
             self.kill()
         return out
@@ -236,8 +233,7 @@ def _read_frame(fd: int) -> bytes | None:
     head = _read_exactly(fd, Stream._HEAD)
     if head is None:
         return None
-    body = _read_exactly(fd, int.from_bytes(head, "little"))
-    return body
+    return _read_exactly(fd, int.from_bytes(head, "little"))
 
 
 def _read_exactly(fd: int, n: int) -> bytes | None:
@@ -279,10 +275,7 @@ class _Child:
                     answers[n] = task(n)
                 if done is not None:
                     done()
-                data = pickle.dumps(answers, protocol=pickle.HIGHEST_PROTOCOL)
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(write, view):]
+                _write_all(write, pickle.dumps(answers, protocol=pickle.HIGHEST_PROTOCOL))
                 status = 0
             except BaseException:  # noqa: BLE001, S110 - the parent does the tasks itself on any failure
                 pass

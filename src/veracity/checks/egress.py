@@ -241,23 +241,22 @@ class EgressCheck:
         owner.domain_rows()
         names.split("example.com")  # the Public Suffix List's tries
 
-    def _shares(self, inv: Inventory, parts: int) -> tuple[noise.Judge, list[list[tuple[Item, list, bool, str]]]]:
-        """The judge and the files in ``parts`` shares, worked out once per process (every share asks)."""
+    def _shares(self, inv: Inventory, parts: int) -> list[list[tuple[Item, list, bool, str]]]:
+        """The files in ``parts`` shares, worked out once per process (every share asks)."""
         planned = getattr(self, "_planned", None)
         if planned is None or planned[0] is not inv or planned[1] != parts:
-            judge = noise.Judge()
             work = list(self._work(inv, None))
             # the cost of a file: its candidates, and every byte when its hits were capped (a full rescan)
             weights = [len(hits) + (item.facts.size / 4096 if full else 0) for item, hits, full, _ in work]
-            planned = self._planned = (inv, parts, judge, shares(work, weights, parts))
-        return planned[2], planned[3]
+            planned = self._planned = (inv, parts, shares(work, weights, parts))
+        return planned[2]
 
     def prefetch(self, inv: Inventory, part: int, parts: int) -> dict[tuple[str, str], Any]:
         """What the files of the ``part``-th of ``parts`` shares yield, unless an earlier scan kept them: a share of
         the per-file work, done by another process while :meth:`run` waits (see checks.runner)."""
-        judge, mine = self._shares(inv, parts)
+        judge = noise.Judge()
         out: dict[tuple[str, str], Any] = {}
-        for item, hits, full, key in mine[part]:
+        for item, hits, full, key in self._shares(inv, parts)[part]:
             if inv.recall(CACHE_NAMESPACE, key) is not None:
                 continue
             try:

@@ -15,7 +15,7 @@ import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ..findings import Finding
 from ..limits import Budget, LimitExceeded, Limits, RatioGuard
@@ -124,9 +124,20 @@ class Packed:
         self.open.clear()
 
 
+class AheadHook(Protocol):
+    """What the engine tells of its trees (veracity.ahead.Ahead)."""
+
+    def watch(self, tree: Tree, trees: list[Tree], packed: int) -> Callable[[Node], None] | None:
+        """``tree`` is started (``trees``: every tree so far; ``packed``: its bytes in the image): the function to
+        tell of each file written, or None."""
+
+    def __call__(self, tree: Tree, trees: list[Tree], rest: Callable[[], None]) -> None:
+        """``tree`` is read: run ``rest``, the opening of what it holds."""
+
+
 class Engine:
     def __init__(self, workdir: Path, limits: Limits, progress: Callable[[str], None] | None = None,
-                 cache: Any = None, ahead: Callable[[Tree, list[Tree], Callable[[], None]], None] | None = None):
+                 cache: Any = None, ahead: AheadHook | None = None):
         self.workdir = workdir
         self.limits = limits
         self.budget = Budget(limits)
@@ -137,10 +148,8 @@ class Engine:
         self.packed = Packed(cache) if cache is not None and getattr(cache, "db", None) is not None else None
         self._writers: dict[int, TreeWriter] = {}
         self.ahead = ahead
-        """Called with each tree once it is read, every tree so far, and the opening of what the tree holds, which
-        it must run (see veracity.ahead: the tree's files are worked on meanwhile). If it has a ``watch`` method, that
-        is asked when a tree is started (the tree, every tree so far, the packed size) for a function to tell of each
-        file written."""
+        """Told of each tree as it is started and once it is read (see veracity.ahead: its files are worked on
+        meanwhile)."""
 
     def close(self) -> None:
         """Release what lazily recorded files still need (call when the scan is done with the trees)."""
@@ -279,9 +288,8 @@ class Engine:
             self._new_dir(), tree, self.budget, RatioGuard(self.limits, packed), self.out.findings, archive=archive
         )
         self._writers[id(tree)] = w
-        watch = getattr(self.ahead, "watch", None)
-        if watch is not None:  # its files worked on as they are written (see veracity.ahead)
-            w.on_file = watch(tree, self.out.trees, packed)
+        if self.ahead is not None:  # its files worked on as they are written
+            w.on_file = self.ahead.watch(tree, self.out.trees, packed)
         return tree, w
 
     def _try(self, fn, where, outer):
