@@ -518,12 +518,41 @@ def test_psl_offline_snapshot():
     assert names.cctld_country("foo.co.uk") == "GB" and names.cctld_country("foo.tv") is None
 
 
+def _tldextract():
+    import tldextract
+
+    # the bundled snapshot only, nothing fetched or written
+    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, fallback_to_snapshot=True)
+
+
 def test_psl_suffixes_read_directly_are_tldextracts():
     """The suffixes the endpoint patterns are made of are read from tldextract's snapshot without tldextract: the
-    same ICANN list its extractor (used for registrable domains) holds."""
-    extractor = names._extractor()._get_tld_extractor()
+    same ICANN list its extractor holds."""
+    extractor = _tldextract()._get_tld_extractor()
     assert names._suffixes() == frozenset(s.lower() for s in extractor.tlds_excl_private)
     assert {"com", "cn", "com.cn", "uk"} <= names._suffixes() and "blogspot.com" not in names._suffixes()
+
+
+def test_psl_split_is_tldextracts():
+    """Registrable domains are worked out without tldextract (its import and tries cost each process a fifth of a
+    second): the answers are its own, for names under every rule of the list (wildcards and their exceptions,
+    internationalised suffixes in both spellings), private-section names, addresses and URL-like strings."""
+    extract = _tldextract()
+    hosts = ["", ".", "com", "example.com", "WWW.Example.CO.UK.", "a.b.c.d.example.com.cn", "localhost",
+             "192.168.1.1", "999.1.1.1", "1.2.3", "[::1]", "[fe80::1]", "[nothing]", "user@host.example.org:8080",
+             "http://Foo.Bar.de/path?q#f", "//cdn.example.net/x", "a\u3002example\uff0ecom", "foo.blogspot.com",
+             "x.appspot.com", "foo.xn--fiqs8s", "foo.中国", "xn--bcher-kva.example", "xn--zz.com", "a..com",
+             "libc.so", "busybox.sh", "1.2.3.4.5", "www.ck", "a.www.ck", "b.a.ck", "ck", "kobe.jp", "x.y.kobe.jp",
+             "city.kobe.jp", "a.city.kobe.jp", "foo.bd", "bar.foo.bd", "-.com", "a.b-.com", "foo.example.invalid"]
+    for suffix in sorted(names._suffixes()):
+        hosts += [suffix, f"name.{suffix}", f"a.name.{suffix}".replace("*", "w").replace("!", "")]
+        if suffix.startswith("!"):
+            hosts.append(f"x.{suffix[1:]}")
+    # tldextract's answers for names of its private section are those of the ICANN section they fall under
+    hosts += ["foo.github.io", "bar.s3.amazonaws.com", "a.b.cloudfront.net"]
+    for host in hosts:
+        r = extract(host, include_psl_private_domains=False)
+        assert names.split(host) == (r.subdomain, r.domain, r.suffix), host
 
 
 @pytest.mark.parametrize("path, doc", [

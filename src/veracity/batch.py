@@ -91,7 +91,7 @@ def scan_path(path: str, cache_path: str | None = None, workdir: str | None = No
             os.environ["VERACITY_NO_FORK"] = previous
 
 
-PRELOAD = ("veracity.scan", "veracity.checks.registry", "veracity.report", "lief", "pyperscan", "tldextract")
+PRELOAD = ("veracity.scan", "veracity.checks.registry", "veracity.report", "lief", "pyperscan", "veracity.egress.names")
 """What the fork server imports once, before it forks workers: a new worker (the pool's first, or one that
 replaces a worker past ``max_tasks_per_child``) starts scanning at once instead of importing for a second.
 unblob is not among them: only a scan that carves needs it (``unblobber.import_unblob``)."""

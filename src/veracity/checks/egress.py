@@ -239,7 +239,7 @@ class EgressCheck:
         """Read the offline ownership data now (the scan does, in the background while it unpacks)."""
         ipdata.load()
         owner.domain_rows()
-        names.split("example.com")  # the Public Suffix List's tries
+        names.split("example.com")  # the Public Suffix List's trie
 
     def _shares(self, inv: Inventory, parts: int) -> list[list[tuple[Item, list, bool, str]]]:
         """The files in ``parts`` shares, worked out once per process (every share asks)."""

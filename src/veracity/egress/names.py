@@ -1,4 +1,4 @@
-"""Host names: the Public Suffix List (tldextract's bundled snapshot, never fetched) and the tiers of top-level
+"""Host names: the Public Suffix List (the snapshot tldextract bundles, never fetched) and the tiers of top-level
 domains that decide how much evidence a bare dotted word needs before it counts as a host name.
 
 Programs are full of dotted words that end in a real top-level domain: ``libc.so`` (Somalia), ``rc.sh``
@@ -14,7 +14,10 @@ Programs are full of dotted words that end in a real top-level domain: ``libc.so
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from functools import cache, lru_cache
+from typing import Any
 
 FILE_LIKE = frozenset({
     # country codes that are also file extensions, or tail words of code identifiers
@@ -41,14 +44,6 @@ fallback is drawn from them."""
 
 CCTLD_COUNTRY = {"uk": "GB", "gov": "US", "mil": "US", "edu": "US"}
 """ccTLDs whose ISO 3166-1 code differs, and the sponsored TLDs restricted to one country's institutions."""
-
-
-@cache
-def _extractor():
-    import tldextract
-
-    # no URL: the bundled snapshot only, nothing fetched; no cache dir: nothing written
-    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, fallback_to_snapshot=True)
 
 
 PRIVATE_SECTION = "// ===BEGIN PRIVATE DOMAINS==="
@@ -93,11 +88,101 @@ def strong_tlds() -> frozenset[str]:
     return frozenset(out)
 
 
+@cache
+def _trie() -> dict[str, Any]:
+    """The suffixes' labels, last label first: ``{label: (is a suffix, {next label: ...})}``."""
+    root: dict[str, Any] = {}
+    for suffix in _suffixes():
+        node = root
+        labels = suffix.split(".")
+        for n, label in enumerate(reversed(labels)):
+            end, children = node.get(label, (False, {}))
+            node[label] = (end or n == len(labels) - 1, children)
+            node = children
+    return root
+
+
+def _suffix_index(labels: list[str]) -> int | None:
+    """Where the public suffix of ``labels`` starts (the longest rule wins, ``*.ck`` and ``!www.ck`` as the list
+    says), or None."""
+    node = _trie()
+    start = at = len(labels)
+    for label in reversed(labels):
+        key = _match_form(label)
+        hit = node.get(key)
+        if hit is not None:
+            at -= 1
+            end, node = hit
+            if end:
+                start = at
+            continue
+        if "*" in node:  # a wildcard rule: one more label belongs to the suffix, unless an exception names it
+            return at if "!" + key in node else at - 1
+        break
+    return None if start == len(labels) else start
+
+
+def _match_form(label: str) -> str:
+    """A label as the list spells it: lower case, an IDNA A-label decoded."""
+    lowered = label.lower()
+    if lowered.startswith("xn--"):
+        import idna
+
+        try:
+            return idna.decode(lowered)
+        except (UnicodeError, IndexError):
+            pass
+    return lowered
+
+
+_IPV4 = re.compile(r"(?:(?:[0-9]|[1-9][0-9]|1[0-9]{2}|2[0-4][0-9]|25[0-5])\.){3}"
+                   r"(?:[0-9]|[1-9][0-9]|1[0-9]{2}|2[0-4][0-9]|25[0-5])", re.ASCII)
+_DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
+
+
 @lru_cache(maxsize=65536)
 def split(host: str) -> tuple[str, str, str]:
-    """(subdomain, registrable label, public suffix) of ``host``; suffix "" when it has none."""
-    r = _extractor()(host, include_psl_private_domains=False)
-    return r.subdomain, r.domain, r.suffix
+    """(subdomain, registrable label, public suffix) of ``host``; suffix "" when it has none. The ICANN section
+    only (a name under ``blogspot.com`` is registered under ``com``), with tldextract's answers: a test compares
+    them over every rule of the list. Done here, its tries and the HTTP stack it imports cost each process of a
+    scan a fifth of a second."""
+    host = _host(host).translate(_DOTS)
+    if len(host) >= 4 and host[0] == "[" and host[-1] == "]" and _is_ipv6(host[1:-1]):
+        return "", host, ""
+    labels = host.split(".")
+    start = _suffix_index(labels)
+    if start is None:
+        if len(labels) == 4 and host[:1].isdecimal() and _IPV4.fullmatch(host):
+            return "", host, ""
+        return ".".join(labels[:-1]), labels[-1], ""
+    return (".".join(labels[: start - 1]) if start >= 2 else "", labels[start - 1] if start > 0 else "",
+            ".".join(labels[start:]))
+
+
+def _host(text: str) -> str:
+    """The host of a host name or URL-like string: scheme, user, port, path and the root label's dot dropped."""
+    at = text.find("//")
+    if at == 0:
+        text = text[2:]
+    elif at >= 2 and text[at - 1] == ":" and not set(text[: at - 1]) - _SCHEME_CHARS:
+        text = text[at + 2:]
+    authority = text.partition("/")[0].partition("?")[0].partition("#")[0].rpartition("@")[2]
+    if authority[:1] == "[":
+        inside, bracket, _ = authority.partition("]")
+        if bracket:
+            return inside + "]"
+    return authority.partition(":")[0].strip().rstrip(".\u3002\uff0e\uff61")
+
+
+_SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.")
+
+
+def _is_ipv6(text: str) -> bool:
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def registrable(host: str) -> str | None:
