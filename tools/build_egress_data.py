@@ -11,10 +11,10 @@ Inputs (read-only; data only, no code is copied), in ``KNOWLEDGE_DIR/sources/``:
   domain -> owner / country / purpose hints.
 
 Outputs:
-- ``ip4-country.bin.xz``, ``ip6-country.bin.xz``, ``ip4-asn.bin.xz``, ``ip6-asn.bin.xz``: sorted range tables
+- ``ip4-country.bin.zst``, ``ip6-country.bin.zst``, ``ip4-asn.bin.zst``, ``ip6-asn.bin.zst``: sorted range tables
   (format below), read by :mod:`veracity.egress.ipdata` with ``bisect``;
-- ``asn-names.tsv.xz``: ``asn<TAB>organisation``;
-- ``domains.tsv.xz``: ``domain<TAB>company<TAB>country<TAB>purpose<TAB>dataset`` (several rows per domain when
+- ``asn-names.tsv.zst``: ``asn<TAB>organisation``;
+- ``domains.tsv.zst``: ``domain<TAB>company<TAB>country<TAB>purpose<TAB>dataset`` (several rows per domain when
   several datasets know it);
 - ``ips.tsv``: ``ip<TAB>company<TAB>country<TAB>purpose<TAB>dataset`` (telemetry IP literals);
 - the licence and notice files of the IP data, copied verbatim.
@@ -63,8 +63,12 @@ WHOTRACKS_PURPOSE = {"site_analytics": "telemetry", "advertising": "advertising"
 # a device reports to it: such hosts get an owner and no purpose, so the context rules decide
 
 
-def _xz(data: bytes) -> bytes:
-    return lzma.compress(data, preset=9 | lzma.PRESET_EXTREME)
+def _pack(data: bytes) -> bytes:
+    """Zstandard at its highest level: a third larger than xz, and decompressed ten times faster (each scan reads
+    the tables while it unpacks, and the CPU time counts)."""
+    import zstandard
+
+    return zstandard.ZstdCompressor(level=19).compress(data)
 
 
 def _ip_int(text: str) -> int:
@@ -142,7 +146,7 @@ def build_ip(src: Path, out: Path) -> None:
     for family in (4, 6):
         rows = ((_ip_int(a), _ip_int(b), _country(c)) for a, b, c in _rows(nro / f"asn-country-ipv{family}.csv.xz"))
         starts, values = range_table(rows, family)
-        (out / f"ip{family}-country.bin.xz").write_bytes(_xz(pack(family, "c", starts, values)))
+        (out / f"ip{family}-country.bin.zst").write_bytes(_pack(pack(family, "c", starts, values)))
         print(f"ip{family}-country: {len(starts)} ranges")
 
         def asn_rows(family=family):
@@ -153,10 +157,10 @@ def build_ip(src: Path, out: Path) -> None:
                 yield _ip_int(a), _ip_int(b), n
 
         starts, values = range_table(asn_rows(), family)
-        (out / f"ip{family}-asn.bin.xz").write_bytes(_xz(pack(family, "a", starts, values)))
+        (out / f"ip{family}-asn.bin.zst").write_bytes(_pack(pack(family, "a", starts, values)))
         print(f"ip{family}-asn: {len(starts)} ranges")
     text = "".join(f"{n}\t{_clean(org)}\n" for n, org in sorted(names.items()))
-    (out / "asn-names.tsv.xz").write_bytes(_xz(text.encode()))
+    (out / "asn-names.tsv.zst").write_bytes(_pack(text.encode()))
     print(f"asn-names: {len(names)}")
     for name in ("NRO_LICENSE.txt",):
         shutil.copyfile(nro / name, out / name)
@@ -214,7 +218,7 @@ def build_domains(src: Path, out: Path) -> None:
             add(domain, company, WHOTRACKS_PURPOSE.get(rec["category"], ""), "whotracksme-trackerdb-2022",
                 (rec["company_country_iso"] or "").strip().upper())
     text = "".join("\t".join(r) + "\n" for r in sorted(rows))
-    (out / "domains.tsv.xz").write_bytes(_xz(text.encode()))
+    (out / "domains.tsv.zst").write_bytes(_pack(text.encode()))
     print(f"domains: {len(rows)} rows")
     ips = []
     for raw in (src / "windowsspyblocker-spy" / "firewall-spy-ips.txt").read_text().splitlines():

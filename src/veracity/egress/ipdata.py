@@ -2,7 +2,7 @@
 
 ``country(ip)`` gives the country of the registry holder of the block (NRO delegated statistics: the jurisdiction
 of whoever holds the addresses, not where a server stands); ``asn(ip)`` the origin AS and its organisation
-(RouteViews, DB-IP IP to ASN Lite, NRO). Each table is decompressed on first use (tens of milliseconds) and then
+(RouteViews, DB-IP IP to ASN Lite, NRO). Each table is decompressed on first use (milliseconds) and then
 answered by ``bisect`` over the sorted range starts.
 """
 
@@ -11,7 +11,6 @@ from __future__ import annotations
 import array
 import bisect
 import ipaddress
-import lzma
 import struct
 import sys
 from functools import cache
@@ -73,20 +72,24 @@ class RangeTable:
         return len(self.values)
 
 
-def _data(name: str) -> bytes:
-    return resources.files("veracity").joinpath(f"data/egress/{name}").read_bytes()
+def data(name: str) -> bytes:
+    """A data file, decompressed (Zstandard: the tables take a hundredth of a second, not a tenth as with xz)."""
+    import zstandard
+
+    raw = resources.files("veracity").joinpath(f"data/egress/{name}").read_bytes()
+    return zstandard.ZstdDecompressor().decompress(raw)
 
 
 @cache
 def table(family: int, kind: str) -> RangeTable:
-    name = f"ip{family}-{'country' if kind == 'c' else 'asn'}.bin.xz"
-    return RangeTable(lzma.decompress(_data(name)))
+    name = f"ip{family}-{'country' if kind == 'c' else 'asn'}.bin.zst"
+    return RangeTable(data(name))
 
 
 @cache
 def _asn_lines() -> bytes:
     """``number<TAB>organisation`` lines, sorted by number (as the build writes them)."""
-    return lzma.decompress(_data("asn-names.tsv.xz"))
+    return data("asn-names.tsv.zst")
 
 
 def asn_name(number: int) -> str | None:

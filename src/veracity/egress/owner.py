@@ -3,7 +3,7 @@
 Host names, most specific first:
 1. the curated vendor/cloud table (``vendors.csv``, company home countries in ``companies.csv``);
 2. the shipped domain lists: jmdugan corporation domains, NextDNS native tracking, WhoTracks.me trackers,
-   Perflyst and WindowsSpyBlocker telemetry lists (``domains.tsv.xz``);
+   Perflyst and WindowsSpyBlocker telemetry lists (``domains.tsv.zst``);
 3. ``--resolve`` only: the addresses the name resolves to, looked up as below;
 4. the country of the name's ccTLD, marked as a weak answer (the registry of the name, not the operator), never for
    ccTLDs used generically (``.io``, ``.tv``, ``.co``...).
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import ipaddress
-import lzma
 import socket
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -86,7 +85,7 @@ def known_ips() -> dict[str, dict[str, str]]:
 def domain_rows() -> dict[str, list[tuple[str, str, str, str]]]:
     """domain -> [(company, country, purpose, dataset)]."""
     out: dict[str, list[tuple[str, str, str, str]]] = {}
-    raw = lzma.decompress(resources.files("veracity").joinpath("data/egress/domains.tsv.xz").read_bytes())
+    raw = ipdata.data("domains.tsv.zst")
     for line in raw.decode("utf-8").splitlines():
         parts = line.split("\t")
         if len(parts) != 5:
