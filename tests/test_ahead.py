@@ -152,8 +152,9 @@ def test_trouble_ahead_changes_nothing(tmp_path, monkeypatch, worked, trouble):
     facts, results = worked[-1]
     if trouble == "past the deadline":
         assert facts == {} and results == {}
-    if trouble == "child dies":  # its shares were done here
-        assert len(facts) >= 33 and results
+    if trouble == "child dies":  # it was sent the whole tree (a last batch) and died on it: the inventory did those
+        # files (the same report), and only what this process worked on meanwhile came back
+        assert {Path(p).name for p in facts} == {"defaults"}
     if trouble == "a check breaks":
         assert facts and "malcode-file" not in {ns for ns, _ in results}
     if trouble == "a bug in a share":  # the first file of each share (and of the nested trees' files, analysed
@@ -247,7 +248,7 @@ def test_trouble_while_streaming_changes_nothing(tmp_path, monkeypatch, worked, 
 
         def groups(self, nodes):
             sent["n"] += 1
-            if sent["n"] == 4:
+            if sent["n"] == 2:  # the second batch, while reading or the last one: the rest is shared
                 raise RuntimeError("a bug")
             return real_groups(self, nodes)
 

@@ -144,6 +144,37 @@ def test_a_stream_whose_child_dies_stops_answering():
     assert not stream.idle  # the second batch was never answered: its work is the caller's
 
 
+def test_a_stream_child_never_waits_for_this_process_to_read(tmp_path):
+    """Its answers are read as they come, even while this process does something else: a child whose answer is
+    larger than a pipe holds goes on with the next batch."""
+    done = tmp_path / "done"
+
+    def work(batch):
+        with done.open("a") as fh:
+            fh.write(f"{batch}\n")
+        return bytes(4 * 2**20)  # four times what the pipe holds
+
+    stream = parallel.Stream(work)
+    for batch in range(3):
+        assert stream.send(batch)
+    end = time.monotonic() + 10
+    while time.monotonic() < end and len(done.read_text().split() if done.exists() else []) < 3:
+        time.sleep(0.05)  # busy with something else: answers() is not called
+    assert done.read_text().split() == ["0", "1", "2"]
+    assert [len(a) for a in stream.close(time.monotonic() + 10)] == [4 * 2**20] * 3
+
+
+def test_a_stream_whose_child_ended_is_not_alive():
+    stream = parallel.Stream(lambda batch: os._exit(9))
+    assert stream.alive
+    stream.send(1)
+    end = time.monotonic() + 10
+    while stream.alive and time.monotonic() < end:
+        time.sleep(0.01)
+    assert not stream.alive and stream.answers() == [] and not stream.idle
+    stream.kill()
+
+
 def test_a_stream_past_its_deadline_is_killed():
     stream = parallel.Stream(lambda batch: time.sleep(batch) or batch)
     stream.send(30)

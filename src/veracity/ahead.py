@@ -60,8 +60,8 @@ class Ahead:
         self._pending: list[Node] = []
         self._pending_bytes = 0
         self._stream: parallel.Stream | None = None
-        self._busy: list[Node] = []
-        """The files of the batch the child is working on."""
+        self._busy: list[list[Node]] = []
+        """The files of the batches the child is working on, in the order they were sent."""
 
     def watch(self, tree: Tree, trees: list[Tree], packed: int) -> Callable[[Node], None] | None:
         """Called when the engine starts writing ``tree`` (``packed`` bytes of image): the function to tell of each
@@ -109,11 +109,12 @@ class Ahead:
             return
         groups = [[replace(node, fetch=None) for node in group] for _size, group in self._groups(nodes)]
         if groups and self._stream.send(groups):
-            self._busy = nodes
+            self._busy.append(nodes)
 
     def _take(self, answers: list[Any]) -> None:
         for answer in answers:
-            self._busy = []
+            if self._busy:
+                self._busy.pop(0)
             if answer is not None:
                 self.facts.update(answer[0])
                 self.results.update(answer[1])
@@ -136,7 +137,7 @@ class Ahead:
             self._watched = None
             self._pending, self._pending_bytes = [], 0  # the files not handed out yet: done with the rest below
             if self._stream is not None:
-                self._take(self._stream.answers())
+                self._last_batch(tree)
         try:
             if self.used or not parallel.may_fork():  # used: also for the trees opened during the pass
                 rest()
@@ -149,7 +150,10 @@ class Ahead:
             except Exception:  # noqa: BLE001 - a speed-up must never cost the unpacking: the inventory does it all
                 worth = False
             if not worth:
+                before = len(trees)
                 rest()
+                if watched:  # while the child works on the batches it was sent
+                    self._nested(trees[before:], trees)
                 return
             self.used = True
             self._work(tree, trees, groups, rest)
@@ -160,13 +164,31 @@ class Ahead:
                     self._stream = None
                 self._verify(tree)
 
+    def _last_batch(self, tree: Tree) -> None:
+        """One more batch for the child, queued behind the one it may be working on: it works on it while this
+        process gets the rest of the tree ready to share (lief is imported here then, a third of a second in which
+        the child would otherwise have nothing to do). The batch's names fit in the pipe: sending does not wait."""
+        stream = self._stream
+        try:
+            self._take(stream.answers())  # type: ignore[union-attr]
+            if stream is not None and not stream.alive:
+                self._busy = []  # a child that ended answers no more: its batches are shared below
+            elif stream is not None and len(self._busy) < 2 and not self._halted:
+                self._pending = self._left(tree)
+                self._pending_bytes = sum(node.size for node in self._pending)
+                self._send()
+        except Exception:  # noqa: BLE001 - a speed-up must never cost the unpacking: the rest is shared below
+            self._halted = True
+        finally:
+            self._pending, self._pending_bytes = [], 0
+
     @staticmethod
     def _files(tree: Tree) -> list[Node]:
         return sorted((n for n in tree.nodes.values() if n.kind == "file" and n.disk_path), key=lambda n: n.path)
 
     def _left(self, tree: Tree) -> list[Node]:
         """The files of a watched tree that no batch took (answered, or still in the background)."""
-        busy = {node.disk_path for node in self._busy}
+        busy = {node.disk_path for batch in self._busy for node in batch}
         return [n for n in self._files(tree) if n.disk_path not in busy and (
             n.disk_path not in self.facts or self.facts[n.disk_path].sha256 != n.sha256)]  # type: ignore[index]
 

@@ -18,6 +18,7 @@ import os
 import pickle
 import select
 import signal
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -81,12 +82,29 @@ def shared(count: int, task: Callable[[int], Any], *, before: Callable[[], None]
     return [done[n] for n in range(count)]
 
 
+def _widen(fd: int) -> None:
+    """Make the pipe at ``fd`` as large as the system lets (Linux: 1 MiB for anyone, 64 KiB by default), so that a
+    batch's names are sent without waiting for the child to take them."""
+    import fcntl
+
+    try:
+        with open("/proc/sys/fs/pipe-max-size", encoding="ascii") as fh:
+            size = int(fh.read())
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), size)
+    except (OSError, ValueError):
+        pass  # another system, or a limit: the default size works, only a little slower
+
+
 class Stream:
     """A forked child that works on the batches sent to it, in order, while this process goes on: ``send`` a batch,
     ``answers()`` gives, without waiting, those answered since; ``close()`` waits for the rest. One child for many
     batches: a fork copies nothing at first, but every page this process writes afterwards is copied once per
     child it has. Whatever goes wrong with the child, its answers stop coming (the caller does that work itself,
-    or leaves it to whoever would have done it without this); an answer is None where the work raised."""
+    or leaves it to whoever would have done it without this); an answer is None where the work raised.
+
+    A thread here reads the answers as they come (reading waits without holding the interpreter): an answer larger
+    than the pipe would otherwise leave the child waiting, idle, until this process next looks, and it may be busy
+    for a while (a third of a second importing lief)."""
 
     _HEAD = 8
 
@@ -95,6 +113,9 @@ class Stream:
         self.out = self.back = -1
         self.sent = self.answered = 0
         self._buffer = bytearray()
+        self._ended = False
+        self._came = threading.Condition()
+        self._reader: threading.Thread | None = None
         tasks_r, tasks_w = os.pipe()
         back_r, back_w = os.pipe()
         try:
@@ -125,12 +146,16 @@ class Stream:
                 os._exit(status)
         os.close(tasks_r)
         os.close(back_w)
-        os.set_blocking(back_r, False)
+        _widen(tasks_w)
+        _widen(back_r)
         self.out, self.back = tasks_w, back_r
+        self._reader = threading.Thread(target=self._read, name="stream-answers", daemon=True)
+        self._reader.start()
 
     @property
     def alive(self) -> bool:
-        return self.pid > 0
+        """The child was started and has not ended (as far as its answers tell)."""
+        return self.pid > 0 and not self._ended
 
     @property
     def idle(self) -> bool:
@@ -149,28 +174,34 @@ class Stream:
         self.sent += 1
         return True
 
+    def _read(self) -> None:
+        """The reading thread: every byte the child writes, until it ends (or is killed)."""
+        try:
+            while chunk := os.read(self.back, 1 << 20):
+                with self._came:
+                    self._buffer += chunk
+                    self._came.notify_all()
+        except OSError:
+            pass
+        finally:
+            with self._came:
+                self._ended = True
+                self._came.notify_all()
+
     def answers(self) -> list[Any]:
         """The answers come since the last call, in the order of the batches, without waiting."""
-        while self.back >= 0:
-            try:
-                chunk = os.read(self.back, 1 << 20)
-            except BlockingIOError:
-                break
-            if not chunk:
-                self._end()
-                break
-            self._buffer += chunk
         out = []
-        while len(self._buffer) >= self._HEAD:
-            size = int.from_bytes(self._buffer[:self._HEAD], "little")
-            if len(self._buffer) < self._HEAD + size:
-                break
-            body = bytes(self._buffer[self._HEAD:self._HEAD + size])
-            del self._buffer[:self._HEAD + size]
-            try:
-                out.append(pickle.loads(body))  # our own child's answer, never the image's bytes
-            except Exception:  # noqa: BLE001
-                out.append(None)
+        with self._came:
+            while len(self._buffer) >= self._HEAD:
+                size = int.from_bytes(self._buffer[:self._HEAD], "little")
+                if len(self._buffer) < self._HEAD + size:
+                    break
+                body = bytes(self._buffer[self._HEAD:self._HEAD + size])
+                del self._buffer[:self._HEAD + size]
+                try:
+                    out.append(pickle.loads(body))  # our own child's answer, never the image's bytes
+                except Exception:  # noqa: BLE001
+                    out.append(None)
         self.answered += len(out)
         return out
 
@@ -181,30 +212,32 @@ class Stream:
             self.out = -1
         try:
             out = self.answers()
-            poll = select.poll()
-            if self.back >= 0:
-                poll.register(self.back, select.POLLIN | select.POLLHUP | select.POLLERR)
-            while self.back >= 0 and not self.idle:
+            while self._reader is not None and not self.idle:
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
                     break
-                poll.poll(1000 if left is None else min(left, 1.0) * 1000)
+                with self._came:
+                    ended = self._ended  # the child is gone: what it wrote is all there is
+                    if not ended:
+                        self._came.wait(1.0 if left is None else min(left, 1.0))
                 out += self.answers()
+                if ended:
+                    break
         finally:
             self.kill()
         return out
 
-    def _end(self) -> None:
-        if self.back >= 0:
-            os.close(self.back)
-            self.back = -1
-
     def kill(self) -> None:
-        self.pid = _kill(self.pid)
+        self.pid = _kill(self.pid)  # its end of the pipe closes with it: the reading thread ends
         if self.out >= 0:
             os.close(self.out)
             self.out = -1
-        self._end()
+        if self._reader is not None:
+            self._reader.join()
+            self._reader = None
+        if self.back >= 0:
+            os.close(self.back)
+            self.back = -1
 
 
 def _kill(pid: int) -> int:
