@@ -29,7 +29,7 @@ from typing import Any
 from . import inventory, parallel
 from .inventory import Cache, FileFacts, Inventory, Item
 from .patterns import PatternSet
-from .tree import Node, Tree
+from .tree import Node, Tree, head_of
 
 SHARES = 32
 """Shares of the tree's files, taken by the child and (when it is done unpacking) this process in turn."""
@@ -62,6 +62,8 @@ class Ahead:
         self._stream: parallel.Stream | None = None
         self._busy: list[list[Node]] = []
         """The files of the batches the child is working on, in the order they were sent."""
+        self._snapshot: list[Tree] = []
+        """The trees unpacked when the watched one was started (what the child's inventory knows)."""
 
     def watch(self, tree: Tree, trees: list[Tree], packed: int) -> Callable[[Node], None] | None:
         """Called when the engine starts writing ``tree`` (``packed`` bytes of image): the function to tell of each
@@ -72,28 +74,42 @@ class Ahead:
                 not parallel.may_fork():
             return None
         self._streamed = True  # one tree at most, and none of those unpacked from it
-        try:
-            self.patterns.prepare()  # compiled once, for both processes (lief is imported by whoever meets an ELF)
-            snapshot = list(trees)
-            self._stream = parallel.Stream(lambda groups: self._analyse(tree, groups, snapshot), nice=BATCH_NICE)
-        except Exception:  # noqa: BLE001 - a speed-up must never cost the unpacking
-            return None
-        if not self._stream.alive:
-            self._stream = None
-            return None
         self._watched = tree
+        self._snapshot = list(trees)
         return self._wrote
 
+    def _start(self) -> bool:
+        """Fork the child, once the first batch is ready. lief is imported here first when the batch holds a
+        program: once, for both processes, rather than by each of them (a third of a second of CPU time each)."""
+        try:
+            self.patterns.prepare()  # compiled once, for both processes
+            if any(head_of(node, 4) == b"\x7fELF" for node in self._pending):
+                import lief  # noqa: F401
+            tree, snapshot = self._watched, self._snapshot
+            self._stream = parallel.Stream(lambda groups: self._analyse(tree, groups, snapshot), nice=BATCH_NICE)
+        except Exception:  # noqa: BLE001 - a speed-up must never cost the unpacking
+            self._stream = None
+        if self._stream is not None and not self._stream.alive:
+            self._stream = None
+        return self._stream is not None
+
     def _wrote(self, node: Node) -> None:
-        stream = self._stream
-        if self._watched is None or stream is None or self._halted:
+        if self._watched is None or self._halted:
             return
         try:
             self._pending.append(node)
             self._pending_bytes += node.size
-            if not stream.idle:
-                self._take(stream.answers())
-            if stream.idle and self._pending_bytes >= BATCH_BYTES:
+            stream = self._stream
+            if stream is None:
+                if self._pending_bytes < BATCH_BYTES:
+                    return
+                if not self._start():
+                    self._halted = True  # no child: the tree is shared when it is complete, as any other
+                    return
+                stream = self._stream
+            if not stream.idle:  # type: ignore[union-attr]
+                self._take(stream.answers())  # type: ignore[union-attr]
+            if stream.idle and self._pending_bytes >= BATCH_BYTES:  # type: ignore[union-attr]
                 self._send()
         except Exception:  # noqa: BLE001 - a speed-up must never cost the unpacking: the rest is done later
             self._halted = True  # no more batches; what came back is still checked when the tree is complete
@@ -167,7 +183,8 @@ class Ahead:
     def _last_batch(self, tree: Tree) -> None:
         """One more batch for the child, queued behind the one it may be working on: it works on it while this
         process gets the rest of the tree ready to share (lief is imported here then, a third of a second in which
-        the child would otherwise have nothing to do). The batch's names fit in the pipe: sending does not wait."""
+        the child would otherwise have nothing to do). The batch's names usually fit in the pipe: sending waits at
+        most until the child has done the batch before."""
         stream = self._stream
         try:
             self._take(stream.answers())  # type: ignore[union-attr]

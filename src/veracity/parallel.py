@@ -188,6 +188,11 @@ class Stream:
                 self._ended = True
                 self._came.notify_all()
 
+    def _whole_answer(self) -> bool:
+        """An answer is read whole and waits in the buffer (the caller holds the lock)."""
+        return len(self._buffer) >= self._HEAD and \
+            len(self._buffer) >= self._HEAD + int.from_bytes(self._buffer[:self._HEAD], "little")
+
     def answers(self) -> list[Any]:
         """The answers come since the last call, in the order of the batches, without waiting."""
         out = []
@@ -218,7 +223,7 @@ class Stream:
                     break
                 with self._came:
                     ended = self._ended  # the child is gone: what it wrote is all there is
-                    if not ended:
+                    if not ended and not self._whole_answer():  # else it came since answers() looked
                         self._came.wait(1.0 if left is None else min(left, 1.0))
                 out += self.answers()
                 if ended:
