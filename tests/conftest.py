@@ -13,6 +13,14 @@ ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
 
 
+@pytest.fixture(autouse=True)
+def _no_memory_of_cache_reads(monkeypatch):
+    """Each test starts as a new process would: no cache reads remembered (see inventory.remember)."""
+    from veracity import inventory
+
+    monkeypatch.setattr(inventory, "_MEMO", inventory._Memo(0))
+
+
 def corpus(rel: str) -> Path:
     path = CORPUS / rel
     if not path.exists():

@@ -114,11 +114,14 @@ def test_files_left_for_later_are_written_when_a_check_reads_them(tmp_path, monk
 
 
 def test_a_packed_record_without_facts_is_not_trusted(tmp_path, monkeypatch):
+    from veracity import inventory
+
     cache = tmp_path / "cache.sqlite"
     cold = scan(EXAMPLE, cache_path=None)
     scan(EXAMPLE, cache_path=cache)
     with sqlite3.connect(cache) as con:
         con.execute("DELETE FROM facts")
+    monkeypatch.setattr(inventory, "_MEMO", inventory._Memo(0))  # as in a new process
     counts = _count_lazy(monkeypatch)
     assert _stable(scan(EXAMPLE, cache_path=cache)) == _stable(cold)
     assert counts["lazy"] == 0
@@ -138,3 +141,42 @@ def test_facts_written_to_the_cache_read_back_the_same():
         raw = facts.to_json()
         assert raw == json.dumps(asdict(facts), separators=(",", ":"))  # the format kept in users' caches
         assert FileFacts.from_json(raw) == facts
+
+
+def test_a_second_scan_in_the_same_process_reads_the_cache_from_memory(tmp_path, monkeypatch):
+    """A process that scans again (a batch worker) finds what it read or wrote before in memory: no row of the cache
+    file is decoded again, and the report is the same. (Without a fork, as in a batch worker that has no core to
+    spare: what a forked child works out, it writes to the file itself.)"""
+    from veracity import inventory
+
+    monkeypatch.setenv("VERACITY_NO_FORK", "1")
+    monkeypatch.setattr(inventory, "_MEMO", inventory._Memo(inventory.MEMO_BYTES))  # as batch.scan_path does
+    cache = tmp_path / "cache.sqlite"
+    first = scan(EXAMPLE, cache_path=cache)
+    decoded: list[int] = []
+    real = inventory.zlib.decompress
+    monkeypatch.setattr(inventory.zlib, "decompress", lambda data, *a: decoded.append(1) or real(data, *a))
+    second = scan(EXAMPLE, cache_path=cache)
+    assert _stable(second) == _stable(first) and decoded == []
+    monkeypatch.setattr(inventory, "_MEMO", inventory._Memo(inventory.MEMO_BYTES))  # a new process reads the file
+    third = scan(EXAMPLE, cache_path=cache)
+    assert _stable(third) == _stable(first) and decoded
+
+
+def test_the_memory_of_cache_reads_stays_within_its_budget():
+    from veracity.inventory import _Memo
+
+    memo = _Memo(1000)
+    for n in range(5):
+        memo.put(f"k{n}", n, 300)
+    assert memo.size <= 1000 and memo.get("k0") is None and memo.get("k4") == 4
+    memo.get("k2")  # used: the oldest is now k3
+    memo.put("k5", 5, 300)
+    assert memo.get("k3") is None and memo.get("k2") == 2 and memo.size <= 1000
+    memo.put("k2", "again", 300)  # a key put twice counts once
+    assert memo.size == sum(size for _value, size in memo.data.values()) and memo.get("k2") == "again"
+    memo.put("big", "x", 2000)  # larger than the whole budget: not kept, nothing else lost
+    assert memo.get("big") is None and memo.get("k2") == "again"
+    off = _Memo(0)  # the default outside batch workers
+    off.put("k", 1, 10)
+    assert off.get("k") is None and not off.data

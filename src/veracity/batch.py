@@ -21,7 +21,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,9 +75,11 @@ def scan_path(path: str, cache_path: str | None = None, workdir: str | None = No
         _signal.SIG_DFL, None
     ):
         return _scan_in_child(path, cache_path, workdir)
+    from .inventory import remember
     from .scan import scan, tune_process
 
     tune_process()  # a pool worker's work is scans
+    remember()  # and the next image is most often the next version of this one: its files are read from memory
     # the checks of one scan fork a second process only when a core is free for it (see checks.runner)
     previous = os.environ.get("VERACITY_NO_FORK")
     os.environ["VERACITY_NO_FORK"] = previous if fork and previous else ("0" if fork else "1")
@@ -91,9 +93,10 @@ def scan_path(path: str, cache_path: str | None = None, workdir: str | None = No
             os.environ["VERACITY_NO_FORK"] = previous
 
 
-PRELOAD = ("veracity.scan", "veracity.checks.registry", "veracity.report", "lief", "pyperscan", "veracity.egress.names")
+PRELOAD = ("veracity.scan", "veracity.checks.registry", "veracity.report", "lief", "pyperscan", "veracity.warmup")
 """What the fork server imports once, before it forks workers: a new worker (the pool's first, or one that
-replaces a worker past ``max_tasks_per_child``) starts scanning at once instead of importing for a second.
+replaces a worker past ``max_tasks_per_child``) starts scanning at once instead of importing for a second, with
+the patterns compiled and the checks' data read (``veracity.warmup``).
 unblob is not among them: only a scan that carves needs it (``unblobber.import_unblob``)."""
 
 
@@ -194,30 +197,36 @@ def run_batch(
     workers = workers or max(1, min(os.cpu_count() or 1, 8))
     event = on_event or (lambda *_: None)
     outcomes: dict[str, Outcome] = {}
-    todo: list[tuple[Path, str]] = []
-    for p in paths:
-        try:
-            sha = sha256_of(p)
-        except OSError as exc:
-            outcomes[str(p)] = Outcome(str(p), "", "failed", error=f"cannot read: {exc.strerror or exc}")
-            event("done", outcomes[str(p)], len(paths))
-            continue
-        scan_id = None if force else store.stored(sha, rules)
-        if scan_id is not None:
-            outcomes[str(p)] = Outcome(str(p), sha, "skipped", scan_id)
-            event("done", outcomes[str(p)], len(paths))
-        else:
-            todo.append((p, sha))
+    # the images are hashed in the background, in order: the first scan starts once the first image is hashed
+    # (300 MB of images take a third of a second to hash, which the fleet's first scan would otherwise wait for)
+    hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="veracity-hash")
+    digests = [hasher.submit(sha256_of, p) for p in paths]
     # one scan per distinct content: duplicates (same bytes under two names) wait for the first
     first: dict[str, Path] = {}
-    queue: list[tuple[Path, str]] = []
     dupes: list[tuple[Path, str]] = []
-    for p, sha in todo:
-        (dupes if sha in first else queue).append((p, sha))
-        first.setdefault(sha, p)
+
+    def images() -> Iterator[tuple[Path, str]]:
+        """The images to scan, in order: those already stored and the duplicates are set aside on the way."""
+        for p, digest in zip(paths, digests, strict=True):
+            try:
+                sha = digest.result()
+            except OSError as exc:
+                outcomes[str(p)] = Outcome(str(p), "", "failed", error=f"cannot read: {exc.strerror or exc}")
+                event("done", outcomes[str(p)], len(paths))
+                continue
+            scan_id = None if force else store.stored(sha, rules)
+            if scan_id is not None:
+                outcomes[str(p)] = Outcome(str(p), sha, "skipped", scan_id)
+                event("done", outcomes[str(p)], len(paths))
+            elif sha in first:
+                dupes.append((p, sha))
+            else:
+                first[sha] = p
+                yield p, sha
+
     ex = _Executor(workers, scheduler, client)
     inflight: dict[Any, tuple[Path, str, float]] = {}
-    it: Iterator[tuple[Path, str]] = iter(queue)
+    it = images()
     cancel = False
     # the workers keep the cores busy: a scan forks for its checks only when there are more cores than workers
     local = scheduler is None and client is None
@@ -225,7 +234,7 @@ def run_batch(
     # With a shared cache, the first image seeds it: scanned alone (its checks on a core of their own), it
     # leaves every file it shares with the next images known, and versions of one product share most of their
     # files. Two versions scanned cold side by side would each pay for everything.
-    seeding = local and cache_path is not None and len(queue) > 1
+    seeding = local and cache_path is not None and len(paths) > 1
     try:
         while True:
             while len(inflight) < (1 if seeding else 2 * workers):
@@ -268,6 +277,7 @@ def run_batch(
         raise
     finally:
         ex.close(cancel=cancel)
+        hasher.shutdown(wait=True, cancel_futures=cancel)
     for p, sha in dupes:
         scan_id = store.stored(sha, rules)
         src = outcomes.get(str(first[sha]))

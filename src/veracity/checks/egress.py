@@ -240,6 +240,7 @@ class EgressCheck:
         ipdata.load()
         owner.domain_rows()
         names.split("example.com")  # the Public Suffix List's trie
+        purposes.catalogue()
 
     def _shares(self, inv: Inventory, parts: int) -> list[list[tuple[Item, list, bool, str]]]:
         """The files in ``parts`` shares, worked out once per process (every share asks)."""
