@@ -298,8 +298,8 @@ def remember(budget: int = MEMO_BYTES) -> None:
 
 
 class Cache:
-    """Facts by (sha256, inventory version, pattern set) in one SQLite file; None path = no cache. Reads and writes
-    are remembered in memory as well (``_Memo``), for the next scan of the same process."""
+    """Facts by (sha256, inventory version, pattern set) in one SQLite file; None path = no cache. In a process that
+    scans many images (:func:`remember`), reads and writes are kept in memory as well, for its next scans."""
 
     def __init__(self, path: Path | None):
         self.db: sqlite3.Connection | None = None
