@@ -29,7 +29,7 @@ from typing import Any
 from . import inventory, parallel
 from .inventory import Cache, FileFacts, Inventory, Item
 from .patterns import PatternSet
-from .tree import Node, Tree, head_of
+from .tree import Node, Tree
 
 SHARES = 32
 """Shares of the tree's files, taken by the child and (when it is done unpacking) this process in turn."""
@@ -82,9 +82,7 @@ class Ahead:
         """Fork the child, once the first batch is ready. lief is imported here first when the batch holds a
         program: once, for both processes, rather than by each of them (a third of a second of CPU time each)."""
         try:
-            self.patterns.prepare()  # compiled once, for both processes
-            if any(head_of(node, 4) == b"\x7fELF" for node in self._pending):
-                import lief  # noqa: F401
+            inventory.prepare(self._pending, self.patterns)
             tree, snapshot = self._watched, self._snapshot
             self._stream = parallel.Stream(lambda groups: self._analyse(tree, groups, snapshot), nice=BATCH_NICE)
         except Exception:  # noqa: BLE001 - a speed-up must never cost the unpacking

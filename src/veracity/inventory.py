@@ -623,10 +623,8 @@ def prepare(nodes: Iterable[Node], patterns: PatternSet) -> None:
     """Compile the patterns and import lief (when an ELF file is among ``nodes``) now, before a fork: once here
     rather than in both processes (lief takes 0.4 s to import)."""
     patterns.prepare()
-    if "lief" in sys.modules:
-        return
-    if any(head_of(node, 4) == b"\x7fELF" for node in nodes):
-        import lief  # noqa: F401
+    if "lief" in sys.modules or any(head_of(node, 4) == b"\x7fELF" for node in nodes):
+        import lief  # noqa: F401  (already loaded: nothing read, nothing done)
 
 
 def _analyse_ahead(nodes: list[Node], cache: Cache, memo: dict[str, FileFacts], patterns: PatternSet,

@@ -197,10 +197,8 @@ class Stream:
         """The answers come since the last call, in the order of the batches, without waiting."""
         out = []
         with self._came:
-            while len(self._buffer) >= self._HEAD:
+            while self._whole_answer():
                 size = int.from_bytes(self._buffer[:self._HEAD], "little")
-                if len(self._buffer) < self._HEAD + size:
-                    break
                 body = bytes(self._buffer[self._HEAD:self._HEAD + size])
                 del self._buffer[:self._HEAD + size]
                 try:
