@@ -551,3 +551,39 @@ def test_searching_from_the_words_finds_what_finditer_finds():
         want = [(m.span(), m.lastgroup) for m in malcode._DL_CMD.finditer(text)]
         got = [(m.span(), m.lastgroup) for m in malcode._finditer_at(malcode._DL_CMD, text, malcode._DL_WORDS)]
         assert got == want, text
+
+
+MASK_CASES = {
+    "sh": ["", "#", "# c\necho a # b\n", "echo $# ${#x} a#b '#' \"#\" # c", "echo 'unterminated # x\n# y",
+           "echo \"a\\\"b # c\" # d", "(#x\n;#y\n|#z\n&#w", "a\t# tab\n\"multi\nline # not\" # yes"],
+    "py": ["", "# c", 'x = "#" # c', 'r"""doc"""\n', 'def f():\n    """doc # x"""\n    return 1 # c\n',
+           "x = f'''a''' + rb\"b\" # c", '"""unterminated\n# c', "elif\"x\" # c", "(\n'''not a doc'''\n)",
+           "s = '\\'' # c\nbr'''x'''\n", "x = u'' '' \"\" # '''\n"],
+    "js": ["", "// c", "a = '//' // c", "/* b\nc */ x / y /* d */", "/* unterminated // x", "`tpl // no` // yes",
+           "a = 1 / 2; // c\nb = '/*'; c = \"*/\" /**/"],
+}
+
+
+@pytest.mark.parametrize("lang", sorted(MASK_CASES))
+def test_comment_masking_matches_the_lexer(lang):
+    """mask_comments (one regex match per comment) gives what the lexers of _LEX give (one match per string or
+    comment): on edge cases, on random texts made of the characters that start strings and comments, and on the
+    scripts of this machine."""
+    import random
+
+    from veracity.checks import malcode
+
+    rng = random.Random(11)
+    alphabet = {"sh": "\"'#\\ \n;|&($ab\t", "py": "\"'#\\ \nrbfuRx(=", "js": "\"'`/*\\ \nab"}[lang]
+    texts = list(MASK_CASES[lang])
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 24))) for _ in range(20000)]
+    for base in (Path("/usr/bin"), Path("/usr/lib/python3/dist-packages"), Path("/etc/init.d")):
+        for path in sorted(base.glob("*"))[:150] if base.is_dir() else ():
+            if path.is_file() and not path.is_symlink() and path.stat().st_size < 200_000:
+                data = path.read_bytes()
+                if b"\0" not in data[:4096]:
+                    texts.append(data.decode("utf-8", "replace"))
+    for text in texts:
+        masked = malcode.mask_comments(text, lang)
+        assert masked == malcode.mask_comments_lexed(text, lang), text[:200]
+        assert len(masked) == len(text)

@@ -276,12 +276,14 @@ class BackdoorsCheck:
         hits: dict[tuple[int, str], dict[str, dict[int, list[int]]]] = defaultdict(lambda: defaultdict(dict))
         where: dict[tuple[int, str], tuple[Tree, Item | None]] = {}
         items = {(id(i.tree), i.node.path): i for i in inv.items}
+        suffixes = tuple(suffix for suffix, _ind in by_suffix)  # one test per file before the one per indicator
         for tree in inv.trees:
             for node in tree.nodes.values():
                 if node.kind == "dir":
                     continue
                 found = list(by_basename.get(posixpath.basename(node.path), ()))
-                found += [ind for suffix, ind in by_suffix if node.path == suffix or node.path.endswith(suffix)]
+                if node.path.endswith(suffixes):
+                    found += [ind for suffix, ind in by_suffix if node.path.endswith(suffix)]
                 for ind in found:
                     key = (id(tree), node.path)
                     hits[key][ind.entry].setdefault(ind.index, [])

@@ -363,16 +363,38 @@ _STRING_ONLY = {k: re.compile(rf"(?P<s>{v})") for k, v in (("py", _STR_PY), ("c"
 
 _NOT_NEWLINE = re.compile(r"[^\n]")
 
+# The same lexers, written so that one match ends at each comment (and, for Python, at each triple-quoted string,
+# which may be a docstring): a possessive loop consumes the code and the strings between them inside the regex
+# engine, and Python sees each comment once instead of each string. Each alternative of the loop takes exactly
+# what the lexer above passes over at that place (a run of characters that start nothing, a string, or one
+# character where nothing matches), so the comments are the same, and so is the masked text (a test compares them).
+_PY_TRIPLE = r"""[rRbBuUfF]{0,2}(?:\"\"\"[\s\S]*?\"\"\"|'''[\s\S]*?''')"""
+_TO_COMMENT = {
+    "sh": re.compile(rf"""(?>[^"'#]+|{_STR_SH}|["']|#(?<=[^\s;|&(]#))*+(?P<c>#[^\n]*)?"""),
+    "c": re.compile(rf"""(?>[^"'`/]+|{_STR_C}|["'`]|/(?!/|\*[\s\S]*?\*/))*+(?P<c>//[^\n]*|/\*[\s\S]*?\*/)?"""),
+    "py": re.compile(rf"""(?>[^"'#rRbBuUfF]+|(?!{_PY_TRIPLE})(?:{_STR_PY})|(?!{_PY_TRIPLE})[rRbBuUfF"'])*+"""
+                     rf"""(?:(?P<c>#[^\n]*)|(?P<t>{_PY_TRIPLE}))?"""),
+}
+
 
 def mask_comments(text: str, lang: str) -> str:
     """``text`` with comments replaced by spaces (newlines kept, so offsets and lines do not move)."""
+    name = _LEX_OF.get(lang) or ""
+    fast = _TO_COMMENT.get(name)
+    if fast is not None:
+        return _mask_fast(text, fast, name == "py")
+    return mask_comments_lexed(text, lang)
+
+
+def mask_comments_lexed(text: str, lang: str) -> str:
+    """:func:`mask_comments` by the lexers of ``_LEX``, one match per string or comment."""
     lex = _LEX.get(_LEX_OF.get(lang) or "")
     if lex is None:
         return text
     out: list[str] = []
     last = 0
     for m in lex.finditer(text):
-        if m.group("c") is not None or (lang == "py" and _docstring(text, m)):
+        if m.group("c") is not None or (lang == "py" and _docstring(text, m.group(), *m.span())):
             out.append(text[last:m.start()])
             out.append(_NOT_NEWLINE.sub(" ", m.group()))
             last = m.end()
@@ -380,16 +402,34 @@ def mask_comments(text: str, lang: str) -> str:
     return "".join(out)
 
 
-def _docstring(text: str, m: re.Match[str]) -> bool:
+def _mask_fast(text: str, rx: re.Pattern[str], py: bool) -> str:
+    out: list[str] = []
+    last = 0
+    for m in rx.finditer(text):
+        start, end = m.span("c")
+        if start < 0 and py:
+            start, end = m.span("t")
+            if start < 0 or not _docstring(text, text[start:end], start, end):
+                continue
+        elif start < 0:
+            continue
+        out.append(text[last:start])
+        seg = text[start:end]
+        out.append(_NOT_NEWLINE.sub(" ", seg) if "\n" in seg else " " * len(seg))
+        last = end
+    out.append(text[last:])
+    return "".join(out)
+
+
+def _docstring(text: str, lit: str, start: int, end: int) -> bool:
     """A Python string statement of its own (a docstring or a bare triple-quoted string): never executed."""
-    lit = m.group()
     if not lit.lstrip("rRbBuUfF").startswith(('"""', "'''")):
         return False
-    line_start = text.rfind("\n", 0, m.start()) + 1
-    if text[line_start:m.start()].strip():
+    line_start = text.rfind("\n", 0, start) + 1
+    if text[line_start:start].strip():
         return False
-    end = text.find("\n", m.end())
-    if text[m.end(): end if end >= 0 else len(text)].strip():
+    nl = text.find("\n", end)
+    if text[end: nl if nl >= 0 else len(text)].strip():
         return False
     before = text[:line_start].rstrip()
     return not before or before[-1] not in "([{,=+\\%"
