@@ -587,3 +587,18 @@ def test_comment_masking_matches_the_lexer(lang):
         masked = malcode.mask_comments(text, lang)
         assert masked == malcode.mask_comments_lexed(text, lang), text[:200]
         assert len(masked) == len(text)
+
+
+def test_joined_strings_map_back_to_their_strings():
+    from veracity.checks.malcode import _Joined
+
+    strings = ((16, "alpha"), (40, "be"), (64, ""), (70, "password here"))
+    joined = _Joined(strings)
+    assert joined.text == "alpha\nbe\n\npassword here"
+    for i, (_off, s) in enumerate(strings):
+        start = joined.starts[i]
+        assert joined.text[start:start + len(s)] == s
+        for pos in range(start, start + len(s) + 1):  # the string and the newline after it
+            if pos < len(joined.text) and (s or pos == start):
+                assert joined.index(pos) == i
+    assert _Joined(()).text == "" and _Joined(()).starts == [0]

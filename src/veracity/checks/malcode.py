@@ -47,6 +47,7 @@ call (or the command); their fingerprint uses the matched text, not the line num
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import math
 import posixpath
@@ -54,6 +55,8 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
+from itertools import accumulate
+from operator import add, itemgetter
 from typing import Any, ClassVar
 
 from ..findings import SEVERITIES, Finding, Rule
@@ -1670,26 +1673,54 @@ def _looks_magic(s: str) -> bool:
     return _entropy(s) >= 0.85 * math.log2(len(s))
 
 
-def _elf_findings(item: Item, strings: tuple[tuple[int, str], ...]) -> Iterator[Hit]:
+_SHELL_STRING = re.compile(r"\s*(?:/bin/|/usr/bin/)?(?:ba|a|da)?sh(?:\s+-i)?\s*")
+_CGI_NAMES = frozenset({"QUERY_STRING", "HTTP_USER_AGENT", "REQUEST_METHOD"})
+
+
+class _Joined:
+    """A program's strings joined by newlines, with where each starts, built once for the heuristics that search
+    them all: one regex pass over the joined text instead of one call per string (a program has thousands)."""
+
+    __slots__ = ("starts", "strings", "text", "texts")
+
+    def __init__(self, strings: tuple[tuple[int, str], ...]):
+        self.strings = strings
+        self.texts: list[str] = list(map(itemgetter(1), strings))
+        self.text = "\n".join(self.texts)
+        # the i-th string starts after the i strings before it and their i newlines
+        self.starts: list[int] = list(map(add, accumulate(map(len, self.texts), initial=0), range(len(strings) + 1)))
+
+    def index(self, pos: int) -> int:
+        """The string that holds offset ``pos`` of the joined text (or the newline after it)."""
+        return bisect.bisect_right(self.starts, pos) - 1
+
+
+def _elf_findings(item: Item, joined: _Joined) -> Iterator[Hit]:
     elf = item.facts.elf
     if elf is None or not elf.imports:
         return
+    strings, values = joined.strings, joined.texts
     imports = {i.split("@")[0] for i in elf.imports}
-    values = [s for _, s in strings]
     if (
         _NET_IMPORTS <= imports and "dup2" in imports and imports & _EXEC_IMPORTS
         and not imports & _LOGIN_IMPORTS and len(imports) <= 60 and item.facts.size <= 200_000
-        and any(re.fullmatch(r"\s*(?:/bin/|/usr/bin/)?(?:ba|a|da)?sh(?:\s+-i)?\s*", v) for v in values)
+        and any(_SHELL_STRING.fullmatch(v) for v in values)
         and not any(v.startswith("BusyBox v") for v in values)
     ):
-        off = next(o for o, v in strings if re.fullmatch(r"\s*(?:/bin/|/usr/bin/)?(?:ba|a|da)?sh(?:\s+-i)?\s*", v))
+        off = next(o for o, v in strings if _SHELL_STRING.fullmatch(v))
         used = sorted((_NET_IMPORTS | {"dup2"} | (imports & _EXEC_IMPORTS)) & imports)
         yield Hit(BIND_SHELL_ELF, off, f"bind-shell-program (imports {', '.join(used)}; no login functions; "
                   f"{len(imports)} imports)", f"elf-bind:{','.join(used)}")
-    cgi = "getenv" in imports and any(v in ("QUERY_STRING", "HTTP_USER_AGENT", "REQUEST_METHOD") for v in values)
+    cgi = "getenv" in imports and not _CGI_NAMES.isdisjoint(values)
     if imports & _CMP_IMPORTS and (imports & _NET_INPUT or cgi) and item.facts.size <= 4 * 2**20:
-        for i, (off, s) in enumerate(strings):
-            if len(s) > 80 or not _AUTH_ANCHOR.search(s):
+        last = -1
+        for m in _AUTH_ANCHOR.finditer(joined.text):  # the strings holding a word of the vocabulary, in order
+            i = joined.index(m.start())
+            if i == last:
+                continue
+            last = i
+            off, s = strings[i]
+            if len(s) > 80:
                 continue
             for j in range(max(0, i - 2), min(len(strings), i + 3)):
                 o2, cand = strings[j]
@@ -1778,9 +1809,10 @@ class MalcodeCheck:
             if not wants_elf:
                 return []
             strings = inv.strings(item)
-            hits = list(_elf_findings(item, strings))
+            joined = _Joined(strings)
+            hits = list(_elf_findings(item, joined))
             if "shell" in families and strings:
-                hits += _strings_scan_memo(strings_memo, item, strings, triggers)
+                hits += _strings_scan_memo(strings_memo, item, joined, triggers)
             return [_entry(h, None) for h in hits]
         if not families and not _always(item):
             return []
@@ -1789,7 +1821,7 @@ class MalcodeCheck:
             if "shell" not in families:
                 return []
             strings = inv.strings(item)
-            return [_entry(h, None) for h in _strings_scan_memo(strings_memo, item, strings, triggers)] \
+            return [_entry(h, None) for h in _strings_scan_memo(strings_memo, item, _Joined(strings), triggers)] \
                 if strings else []
         lang = language(item.node.path, item)
         if lang is None:
@@ -1854,31 +1886,23 @@ def _path_traits(path: str) -> tuple[bool, bool]:
     return ("inetd" in base or "/xinetd.d/" in path), base == "package.json"
 
 
-def _strings_scan_memo(memo: dict[tuple[object, ...], list[Hit]], item: Item, strings: tuple[tuple[int, str], ...],
+def _strings_scan_memo(memo: dict[tuple[object, ...], list[Hit]], item: Item, joined: _Joined,
                        triggers: set[str]) -> list[Hit]:
     """_strings_scan, once per content (the strings and their offsets are the content's)."""
     key = (item.facts.sha256, frozenset(t for t in triggers if t.startswith("shell/")), _path_traits(item.node.path))
     hits = memo.get(key)
     if hits is None:
-        hits = memo[key] = _strings_scan(item, strings, triggers)
+        hits = memo[key] = _strings_scan(item, joined, triggers)
     return hits
 
 
-def _strings_scan(item: Item, strings: tuple[tuple[int, str], ...], triggers: set[str]) -> list[Hit]:
+def _strings_scan(item: Item, joined: _Joined, triggers: set[str]) -> list[Hit]:
     """Shell detectors over a program's strings (one per line; offsets are the strings' file offsets)."""
-    joined = "\n".join(s for _, s in strings)
-    scan = _TextScan(item.node.path, joined, "text", {t for t in triggers if t.startswith("shell/")})
+    scan = _TextScan(item.node.path, joined.text, "text", {t for t in triggers if t.startswith("shell/")})
     scan.shell()
-    starts = []
-    pos = 0
-    for _, s in strings:
-        starts.append(pos)
-        pos += len(s) + 1
-    import bisect
-
     out = []
     for h in scan.hits:
-        k = bisect.bisect_right(starts, h.offset) - 1
-        file_off = strings[k][0] + (h.offset - starts[k]) if k >= 0 else None
+        k = joined.index(h.offset)
+        file_off = joined.strings[k][0] + (h.offset - joined.starts[k]) if k >= 0 else None
         out.append(Hit(h.rule, file_off if file_off is not None else 0, h.evidence, h.key, h.severity))
     return out
