@@ -64,6 +64,9 @@ class Ahead:
         """The files of the batches the child is working on, in the order they were sent."""
         self._snapshot: list[Tree] = []
         """The trees unpacked when the watched one was started (what the child's inventory knows)."""
+        self._contents: dict[str, FileFacts] = {}
+        """Facts of the contents this process analysed (text left in the file), by hash: a content met again in a
+        later batch or share (a hard link, a copy) is not analysed again."""
 
     def watch(self, tree: Tree, trees: list[Tree], packed: int) -> Callable[[Node], None] | None:
         """Called when the engine starts writing ``tree`` (``packed`` bytes of image): the function to tell of each
@@ -275,7 +278,7 @@ class Ahead:
                     tree = where[n]
                 if self.deadline is not None and time.monotonic() > self.deadline:
                     break  # left to the inventory, which has the scan's own limits
-                found = inventory.analyse_file(group[0], self.patterns)
+                found = self._analyse_file(group[0])
                 if found is None:
                     continue  # the inventory reads it again and says why it cannot
                 for node in group:
@@ -292,6 +295,19 @@ class Ahead:
             except Exception:  # noqa: BLE001, S112 - the check's own run works it out again, and says why
                 continue
         return facts, results
+
+    def _analyse_file(self, node: Node) -> FileFacts | None:
+        """The facts of ``node``'s content, analysed once per process."""
+        seen = self._contents.get(node.sha256) if node.sha256 else None
+        if seen is not None:
+            if seen.text != inventory.TEXT_LEFT:
+                return seen
+            found = inventory.text_of(seen, node)
+            return None if found.error else found
+        found = inventory.analyse_file(node, self.patterns)
+        if found is not None and node.sha256 and found.sha256 == node.sha256:
+            self._contents[node.sha256] = inventory.text_left(found)
+        return found
 
     def keep(self) -> None:
         """Keep the checks' results in the cache, as the checks would have (they recall them and keep nothing)."""

@@ -664,7 +664,7 @@ def text_left(facts: FileFacts) -> FileFacts:
     return facts if facts.text is None else replace(facts, text=TEXT_LEFT)
 
 
-def _text_of(facts: FileFacts, node: Node) -> FileFacts:
+def text_of(facts: FileFacts, node: Node) -> FileFacts:
     """``facts`` with the text of the file put back (see _analyse_ahead); without it if it cannot be read."""
     try:
         fd = os.open(node.disk_path, os.O_RDONLY | os.O_NOFOLLOW)  # type: ignore[arg-type]
@@ -713,7 +713,7 @@ def _facts_for(node: Node, cache: Cache, memo: dict[str, FileFacts], inv: Invent
             memo[ahead.sha256] = known
             return known
         if ahead.text == TEXT_LEFT:
-            ahead = _text_of(ahead, node)
+            ahead = text_of(ahead, node)
             if ahead.error:
                 return ahead
         inv.analysed += 1

@@ -1748,8 +1748,7 @@ class MalcodeCheck:
 
     def run(self, inv: Inventory, sections: dict[str, list[dict]]) -> Iterable[Finding]:
         out: list[Finding] = []
-        memo: dict[tuple[object, ...], list[list]] = {}
-        strings_memo: dict[tuple[object, ...], list[Hit]] = {}
+        memo, strings_memo = self._memos()
         for item in inv.items:
             if item.facts.kind != "elf" and item.facts.text is None and item.facts.kind in ("script", "text"):
                 # text not kept (memory budget): said once per file, never remembered (it depends on the scan)
@@ -1782,8 +1781,7 @@ class MalcodeCheck:
     def prefetch(self, inv: Inventory, part: int, parts: int) -> dict[tuple[str, str], Any]:
         """The entries of the ``part``-th of ``parts`` shares of the files, unless an earlier scan kept them: a share
         of the per-file work, done by another process while :meth:`run` waits (see checks.runner)."""
-        memo: dict[tuple[object, ...], list[list]] = {}
-        strings_memo: dict[tuple[object, ...], list[Hit]] = {}
+        memo, strings_memo = self._memos()
         out: dict[tuple[str, str], Any] = {}
         for item in self._shares(inv, parts)[part]:
             key = file_key(item)
@@ -1793,6 +1791,15 @@ class MalcodeCheck:
             inv.keep(CACHE_NAMESPACE, key, entries)
             out[(CACHE_NAMESPACE, key)] = entries
         return out
+
+    def _memos(self) -> tuple[dict, dict]:
+        """What this process worked out by content, for :meth:`_entries`: identical files are common (copies, hard
+        links, in one batch of files or in the next), and a file's hits depend on its content and triggers (its
+        path only through the inetd and package.json names). Bounded: forgotten past ``_MEMO_ENTRIES``."""
+        memos = getattr(self, "_by_content", None)
+        if memos is None or len(memos[0]) + len(memos[1]) > _MEMO_ENTRIES:
+            memos = self._by_content = ({}, {})
+        return memos
 
     @staticmethod
     def _entries(item: Item, inv: Inventory, memo: dict, strings_memo: dict) -> list[list]:
@@ -1808,12 +1815,16 @@ class MalcodeCheck:
                 or ("auth" in families and imports & _CMP_IMPORTS and imports & _NET_INPUT))
             if not wants_elf:
                 return []
-            strings = inv.strings(item)
-            joined = _Joined(strings)
-            hits = list(_elf_findings(item, joined))
-            if "shell" in families and strings:
-                hits += _strings_scan_memo(strings_memo, item, joined, triggers)
-            return [_entry(h, None) for h in hits]
+            key = (item.facts.sha256, "elf", frozenset(triggers), _path_traits(item.node.path))
+            done = memo.get(key)
+            if done is None:
+                strings = inv.strings(item)
+                joined = _Joined(strings)
+                hits = list(_elf_findings(item, joined))
+                if "shell" in families and strings:
+                    hits += _strings_scan_memo(strings_memo, item, joined, triggers)
+                done = memo[key] = [_entry(h, None) for h in hits]
+            return done
         if not families and not _always(item):
             return []
         text = item.facts.text
@@ -1826,8 +1837,6 @@ class MalcodeCheck:
         lang = language(item.node.path, item)
         if lang is None:
             return []
-        # identical files are common (copies, hard links): analysed once (the path matters only through
-        # the inetd and package.json names)
         key = (item.facts.sha256, lang, frozenset(triggers), _path_traits(item.node.path))
         done = memo.get(key)
         if done is None:
@@ -1837,6 +1846,7 @@ class MalcodeCheck:
 
 
 CACHE_NAMESPACE = "malcode-file"
+_MEMO_ENTRIES = 50_000
 _RULES_BY_ID = {r.id: r for r in RULES}
 
 
