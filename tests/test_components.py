@@ -557,3 +557,24 @@ def test_section_feeds_the_backdoor_catalogue(monkeypatch, run_scan, tmp_path):
     assert ("xz-utils", "5.6.1") in {(c["name"], c["version"]) for c in report["components"]}
     assert [(f["rule"], f["path"], f["backdoor_id"]) for f in report["findings"] if f["category"] == "backdoor.known"] == [
         ("VER-BKD-007", "/usr/bin/xz", "xz-utils-liblzma-2024")]
+
+
+def test_path_signatures_found_in_one_pass_as_by_each_regex(tmp_path, monkeypatch):
+    """The one Hyperscan pass over every path finds the files whose names carry a version exactly as one regex
+    search per signature per file would: on look-alikes, on non-ASCII names and on names holding a newline."""
+    paths = ["/lib/libuClibc-0.9.33.2.so", "/lib/ld-uClibc.so.0", "/lib/libc.so.0", "/lib/libc-2.31.so",
+             "/usr/lib/libxml2.so.2.9.14", "/usr/lib/libxml2.so.2.9.14.bak", "/usr/lib/python3.11/os.py",
+             "/opt/usr/lib/python3.11/os.py", "/usr/sbin/uhttpd", "/usr/sbin/uhttpd2", "/lib/ld-musl-armhf.so.1",
+             "/lib/liblzma.so.5.4.1", "/usr/lib/perl5/5.36.0/strict.pm", "/x/libc.so.0\n/y", "/lib/é/libc.so.0",
+             "/lib/libncursesw.so.6.4", "/lib/libreadline.so.8.2", "/lib/libiw.so.30", "/lib/notlibc.so.0"]
+    inv = inv_of({p: b"\x00\x01\x02 no banner here \x00" for p in paths}, tmp_path)
+
+    def found() -> list[tuple[str, str, str | None]]:
+        return sorted((h.item.node.path, h.component, h.version) for h in signatures.Identifier(inv).hits())
+
+    one_pass = found()
+    monkeypatch.setattr(signatures, "_named", lambda items, sigs: None)
+    assert one_pass == found()
+    names = {p for p, _c, _v in one_pass}
+    assert "/lib/libuClibc-0.9.33.2.so" in names and "/lib/é/libc.so.0" in names
+    assert "/usr/sbin/uhttpd2" not in names and "/opt/usr/lib/python3.11/os.py" not in names

@@ -14,6 +14,7 @@ A signature with ``"version": null`` names a component without a version.
 
 from __future__ import annotations
 
+import bisect
 import fnmatch
 import json
 import re
@@ -21,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
+from typing import Any
 
 from ..inventory import Inventory, Item, read_region
 from ..patterns import Pattern
@@ -144,6 +146,58 @@ def _path_signatures() -> tuple[Signature, ...]:
     return tuple(s for info in knowledge().values() for s in info.signatures if s.path is not None)
 
 
+@cache
+def _path_database() -> Any:
+    """The path signatures in one Hyperscan database (None when one of them is not for it: flags other than the
+    default, or a pattern it cannot compile)."""
+    import pyperscan as ps
+
+    sigs = _path_signatures()
+    if not sigs or any(s.path.flags != re.UNICODE for s in sigs):  # type: ignore[union-attr]
+        return None
+    try:
+        return ps.BlockDatabase(*(ps.Pattern(s.path.pattern.encode("ascii"), ps.Flag.MULTILINE, tag=i)  # type: ignore[union-attr]
+                                  for i, s in enumerate(sigs)))
+    except Exception:  # noqa: BLE001 - a pattern Hyperscan does not take: every path is tried with re
+        return None
+
+
+def _named(items: list[Item], sigs: tuple[Signature, ...]) -> dict[int, list[Signature]] | None:
+    """For each file, the path signatures that may match its path, found in one Hyperscan pass over every path
+    (one per line) instead of one regex search per signature per file; each is then confirmed by its regex. A path
+    that is not plain ASCII, or holds a newline, is given every signature. None: try them all everywhere."""
+    database = _path_database()
+    if database is None:
+        return None
+    import pyperscan as ps
+
+    out: dict[int, list[Signature]] = {}
+    lines: list[str] = []
+    starts: list[int] = []
+    index: list[int] = []
+    pos = 0
+    for n, item in enumerate(items):
+        path = item.node.path
+        if not path.isascii() or "\n" in path:
+            out[n] = list(sigs)
+            continue
+        lines.append(path)
+        starts.append(pos)
+        index.append(n)
+        pos += len(path) + 1
+    found: set[tuple[int, int]] = set()
+
+    def hit(_ctx: None, tag: int, _start: int, end: int) -> Any:
+        found.add((index[bisect.bisect_right(starts, max(end - 1, 0)) - 1], tag))
+        return ps.Scan.Continue
+
+    if lines:
+        database.build(None, hit).scan("\n".join(lines).encode("ascii"))
+    for n, tag in sorted(found):
+        out.setdefault(n, []).append(sigs[tag])
+    return out
+
+
 class Identifier:
     """Turns the inventory's pattern matches and file names into :class:`Hit` values."""
 
@@ -154,11 +208,12 @@ class Identifier:
     def hits(self) -> Iterator[Hit]:
         sigs = _by_pattern()
         paths = _path_signatures()
-        for item in self.inv.items:
+        named = _named(self.inv.items, paths)
+        for n, item in enumerate(self.inv.items):
             matches = item.facts.matched(PREFIX)
             if matches:
                 yield from self._confirmed(item, matches, sigs)
-            for sig in paths:
+            for sig in paths if named is None else named.get(n, ()):
                 m = sig.path.search(item.node.path)  # type: ignore[union-attr]
                 if m is None:
                     continue
