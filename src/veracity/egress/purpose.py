@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -76,57 +77,58 @@ def _is_ip(host: str | None) -> bool:
 def classify(cand: Candidate, ctx: Context, shell_file: bool) -> tuple[str | None, str | None]:
     """(purpose, rule id) for one place of an endpoint, or (None, None)."""
     host = cand.host or ""
-    for rule in catalogue()[1]:
-        if _holds(rule.conditions, cand, ctx, host, shell_file):
+    for rule, tests in _compiled():
+        for test in tests:
+            if not test(cand, ctx, host, shell_file):
+                break
+        else:
             return rule.purpose, rule.id
     return None, None
 
 
-def _holds(cond: dict[str, Any], cand: Candidate, ctx: Context, host: str, shell_file: bool) -> bool:
-    for name, want in cond.items():
-        if name == "scheme":
-            if cand.scheme not in want:
-                return False
-        elif name == "kind":
-            if cand.kind not in want:
-                return False
-        elif name == "ip":
-            if _is_ip(host) != want:
-                return False
-            if want:
-                addr = ipaddress.ip_address(host)
-                if not addr.is_global:
-                    return False
-        elif name == "unusual_port":
-            if (cand.port is not None and cand.port not in COMMON_PORTS) != want:
-                return False
-        elif name == "shell_file":
-            if shell_file != want:
-                return False
-        elif name == "web":
-            if ctx.web not in want:
-                return False
-        elif name == "command":
-            if ctx.command not in want:
-                return False
-        elif name == "key":
-            if not ctx.key or not want.search(ctx.key):
-                return False
-        elif name == "section":
-            if not cand.section or not want.search(cand.section):
-                return False
-        elif name == "host":
-            if not host or _is_ip(host) or not want.search(host):
-                return False
-        elif name == "path":
-            if cand.kind != "url" or not want.search(cand.path):
-                return False
-        elif name == "words":
-            if not want.search(ctx.words):
-                return False
-        elif name == "neighbour_host":
-            if not any(want.fullmatch(s.strip().lower()) for s in (*cand.before[:3], *cand.after[:3])):
-                return False
-        else:
-            raise ValueError(f"unknown purpose condition {name}")
-    return True
+Test = Callable[[Candidate, Context, str, bool], bool]
+"""One condition of a rule: (candidate, context, host, in a shell file) -> holds."""
+
+
+@cache
+def _compiled() -> tuple[tuple[PurposeRule, tuple[Test, ...]], ...]:
+    """The rules with their conditions made into tests once, in their order (the cheap ones first)."""
+    return tuple((rule, tuple(_test(name, want) for name, want in rule.conditions.items()))
+                 for rule in catalogue()[1])
+
+
+def _global_ip(host: str) -> bool:
+    return _is_ip(host) and ipaddress.ip_address(host).is_global
+
+
+def _test(name: str, want: Any) -> Test:
+    """The test of the condition ``name`` (see ``purposes.json``) with the value ``want``."""
+    if name == "scheme":
+        return lambda cand, ctx, host, shell: cand.scheme in want
+    if name == "kind":
+        return lambda cand, ctx, host, shell: cand.kind in want
+    if name == "ip":  # an address, and a public one; or not an address
+        return (lambda cand, ctx, host, shell: _global_ip(host)) if want else \
+            (lambda cand, ctx, host, shell: not _is_ip(host))
+    if name == "unusual_port":
+        return lambda cand, ctx, host, shell: (cand.port is not None and cand.port not in COMMON_PORTS) == want
+    if name == "shell_file":
+        return lambda cand, ctx, host, shell: shell == want
+    if name == "web":
+        return lambda cand, ctx, host, shell: ctx.web in want
+    if name == "command":
+        return lambda cand, ctx, host, shell: ctx.command in want
+    if name == "key":
+        return lambda cand, ctx, host, shell: bool(ctx.key) and want.search(ctx.key) is not None
+    if name == "section":
+        return lambda cand, ctx, host, shell: bool(cand.section) and want.search(cand.section) is not None
+    if name == "host":
+        return lambda cand, ctx, host, shell: bool(host) and not _is_ip(host) and want.search(host) is not None
+    if name == "path":
+        return lambda cand, ctx, host, shell: cand.kind == "url" and want.search(cand.path) is not None
+    if name == "words":
+        return lambda cand, ctx, host, shell: want.search(ctx.words) is not None
+    if name == "neighbour_host":
+        return lambda cand, ctx, host, shell: any(
+            want.fullmatch(s.strip().lower()) for s in (*cand.before[:3], *cand.after[:3]))
+    raise ValueError(f"unknown purpose condition {name}")
