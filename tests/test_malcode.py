@@ -602,3 +602,17 @@ def test_joined_strings_map_back_to_their_strings():
             if pos < len(joined.text) and (s or pos == start):
                 assert joined.index(pos) == i
     assert _Joined(()).text == "" and _Joined(()).starts == [0]
+
+
+def test_authentication_words_found_as_by_the_case_blind_pattern():
+    import random
+
+    from veracity.checks import malcode
+
+    rng = random.Random(5)
+    pieces = ["password", "PassWord", "passwd", "passphrase", "LOGIN", "login", "username", "user-agent",
+              "User-Agent", "http_user_agent", "HTTP_USER_AGENT", "authorization", "backdoor", "x", "_", "9", " ",
+              "\n", "-", ":", "=", "pass", "user", "agent", "app_passwd", "getEnAuth", "logins"]
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randrange(0, 20))) for _ in range(5000)]
+    for text in texts:
+        assert list(malcode._auth_words(text)) == [m.start() for m in malcode._AUTH_ANCHOR.finditer(text)], text

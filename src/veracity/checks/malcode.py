@@ -1649,6 +1649,20 @@ _INPUT_IMPORTS = _NET_INPUT | {"getenv"}
 # BcmCfmImpl_getEnAuth, which are symbol names)
 _AUTH_ANCHOR = re.compile(r"(?<![A-Za-z0-9_])(?:password|passwd|passphrase|login|username|user-agent|http_user_agent|"
                           r"authorization|backdoor)(?![A-Za-z0-9_])", re.IGNORECASE)
+_AUTH_LOWER = re.compile(r"(?:pass(?:word|wd|phrase)|login|user(?:name|-agent)|http_user_agent|authorization|backdoor)"
+                         r"(?![a-z0-9_])")
+"""_AUTH_ANCHOR without its look-behind (tested at each place) over lower-case ASCII text: five times faster than a
+case-blind scan of a program's strings."""
+_WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
+
+
+def _auth_words(text: str) -> Iterator[int]:
+    """Where ``_AUTH_ANCHOR`` matches in ``text``, printable ASCII (a program's strings)."""
+    low = text.lower()
+    for m in _AUTH_LOWER.finditer(low):
+        start = m.start()
+        if start == 0 or low[start - 1] not in _WORD_CHARS:
+            yield start
 _MAGIC_SHAPE = re.compile(r"^[A-Za-z0-9_+!@#$^*.=~-]{8,40}$")
 
 
@@ -1714,8 +1728,8 @@ def _elf_findings(item: Item, joined: _Joined) -> Iterator[Hit]:
     cgi = "getenv" in imports and not _CGI_NAMES.isdisjoint(values)
     if imports & _CMP_IMPORTS and (imports & _NET_INPUT or cgi) and item.facts.size <= 4 * 2**20:
         last = -1
-        for m in _AUTH_ANCHOR.finditer(joined.text):  # the strings holding a word of the vocabulary, in order
-            i = joined.index(m.start())
+        for start in _auth_words(joined.text):  # the strings holding a word of the vocabulary, in order
+            i = joined.index(start)
             if i == last:
                 continue
             last = i
