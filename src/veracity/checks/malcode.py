@@ -486,6 +486,9 @@ class Detector:
     gate: re.Pattern[str] | None = None
     """A cheap regex that every match of ``regex`` contains (same text, same context): when it finds
     nothing, neither would ``regex``, and the text is not scanned with it."""
+    words: tuple[str, ...] = ()
+    """Literals one of which every match of ``regex`` holds (in lower case for a case-blind detector): a text
+    that holds none is passed over before the gate, by plain searches (a gate is a regex scan of the text)."""
 
 
 # the shell trigger patterns (indexes in _TRIGGERS["shell"]) one of which must have matched for a detector to run
@@ -520,10 +523,24 @@ _GATES: dict[str, str] = {
 }
 
 
+# for each detector, literals one of which every match holds (see Detector.words)
+_WORDS: dict[str, tuple[str, ...]] = {
+    "dev-tcp-interactive": ("/dev/tcp/", "/dev/udp/"), "dev-tcp-redirect": ("/dev/tcp/", "/dev/udp/"),
+    "exec-fd-dev-tcp": ("/dev/tcp/", "/dev/udp/"), "fifo-pipeline": ("mkfifo", "mknod"), "telnet-pipe": ("telnet",),
+    "socat-exec": ("socat",), "awk-inet": ("/inet/tcp/",), "openssl-shell": ("s_client",),
+    "pipe-to-shell": ("wget", "curl", "fetch", "lwp-download"), "shell-subst-download": ("wget", "curl"),
+    "powershell-download": ("downloadstring", "downloadfile", "invoke-webrequest", "iwr"),
+    "decode-pipe-shell": ("base64", "openssl", "xxd", "uudecode"), "eval-decode": ("base64", "xxd"),
+    "printf-hex-shell": ("\\x",), "powershell-encoded": ("powershell",), "curl-post-secret": ("curl",),
+    "wget-post-secret": ("--post-",), "pipe-secret-out": ("/etc/shadow", "/etc/passwd", ".ssh/", "id_rsa", ".aws/"),
+    "netcat-send-secret": ("/etc/", ".ssh/", ".aws/"), "env-to-network": ("env",),
+}
+
+
 def _d(name: str, rule: Rule, rx: str, why: str, flags: int = 0, severity: str | None = None) -> Detector:
     gate = _GATES.get(name)
     return Detector(name, rule, re.compile(rx, flags), _NEEDLES[name], severity, why,
-                    re.compile(gate, flags) if gate is not None else None)
+                    re.compile(gate, flags) if gate is not None else None, _WORDS.get(name, ()))
 
 
 _SHELL_DETECTORS = (
@@ -1015,9 +1032,17 @@ class _TextScan:
 
     def shell(self) -> None:
         text = self.text
+        lower: str | None = None
         for det in _SHELL_DETECTORS:
             if not any(f"shell/{n}" in self.triggers for n in det.needles):
                 continue
+            if det.words:
+                if det.regex.flags & re.IGNORECASE:
+                    lower = text.lower() if lower is None else lower
+                    if not any(w in lower for w in det.words):
+                        continue
+                elif not any(w in text for w in det.words):
+                    continue
             if det.gate is not None and det.gate.search(text) is None:
                 continue
             for m in det.regex.finditer(text):
