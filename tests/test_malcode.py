@@ -654,3 +654,26 @@ def test_detector_words_are_in_every_match():
                 seen = m.group().lower() if caseless else m.group()
                 assert not det.words or any(w in seen for w in det.words), (det.name, m.group())
     assert matched == {det.name for det in malcode._SHELL_DETECTORS}
+
+
+def test_web_patterns_searched_from_their_words_find_what_finditer_finds():
+    import random
+
+    from veracity.checks import malcode
+
+    rng = random.Random(13)
+    pieces = ["system(", "exec(", "shell_exec(", "eval (", "passthru(", "`", "os.system(", "subprocess.call(",
+              "io.popen(", "luci.sys.exec(", "$_GET['cmd']", "$_SERVER['HTTP_USER_AGENT']", "$QUERY_STRING",
+              "${QUERY_STRING}", "req.query.x", "request.args.get('k')", "request.form['p']", "form.getvalue('u')",
+              "luci.http.formvalue('pw')", "http.formvalue(\"pw\")", "$FORM_pass", " == ", " = ", "'s3cr3tPass'",
+              "\"letmein99\"", "strcmp(", "hash_equals(", ", ", ")", " ", "\n", "x", "_", "$", "sh -c ", "eval ",
+              "strcmp($_POST['pw'], 'Xy7pQ2wZ')", "hash_equals(req.body.token,"]
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randrange(0, 30))) for _ in range(3000)]
+    patterns = list(malcode._WEB_SHELLS) + [(rx, words) for rx, words in malcode._MAGIC_CMP if words is not None]
+    found = 0
+    for text in texts:
+        for rx, words in patterns:
+            want = [m.span() for m in rx.finditer(text)]
+            assert [m.span() for m in malcode._finditer_at(rx, text, words)] == want, (rx.pattern[:60], text)
+            found += len(want)
+    assert found > 300  # the pieces make matches of every kind, not only texts where nothing matches

@@ -1430,26 +1430,15 @@ class _TextScan:
 
     def web(self) -> None:
         text = self.text
-        req = (r"(?:\$_(?:GET|POST|REQUEST|COOKIE|SERVER)\s*\[|(?:luci\.)?http\.formvalue\s*\(|\$(?:\{)?QUERY_STRING|"
-               r"\breq\.(?:query|body|params|headers)\b|\brequest\.(?:args|form|values|GET|POST)\b|"
-               r"\bform\.getvalue\s*\(|\bparams\[)")
-        shells = (
-            rf"(?<![\w>$:])(?:system|exec|shell_exec|passthru|popen|proc_open|eval|assert|pcntl_exec)\s*\(\s*(?:base64_decode\s*\(\s*|stripslashes\s*\(\s*)?{req}",
-            rf"`\s*{req}",
-            rf"\b(?:os\.execute|io\.popen|luci\.sys\.(?:exec|call))\s*\(\s*{req}",
-            rf"\b(?:os\.system|os\.popen|subprocess\.\w+)\s*\(\s*{req}",
-            rf"\b(?:exec|execSync|eval)\s*\(\s*{req}",
-            r"\beval\s+['\"]?\$(?:\{)?QUERY_STRING|\bsh\s+-c\s+['\"]?\$(?:\{)?QUERY_STRING",
-        )
-        for rx in shells if any(n in text for n in _REQ_NEEDLES) else ():  # each holds a request field
-            for m in re.finditer(rx, text):
+        for rx, words in _WEB_SHELLS if any(n in text for n in _REQ_NEEDLES) else ():  # each holds a request field
+            for m in _finditer_at(rx, text, words):
                 self.add(WEB_SHELL, m.start(), "web-shell (a request parameter is run as a command or code)",
                          self.snippet(m.start()))
         # magic credential or user agent: request field compared with a literal
         if not any(n in text for n in _FIELD_NEEDLES):
             return
-        for cmp_rx in _MAGIC_CMP:
-            for m in cmp_rx.finditer(text):
+        for cmp_rx, words in _MAGIC_CMP:
+            for m in cmp_rx.finditer(text) if words is None else _finditer_at(cmp_rx, text, words):
                 name = next((g for g in (m.group(f"f{i}") for i in range(1, 8)) if g), "")
                 value = m.group("lit")
                 if not _credential_field(name) or _trivial_literal(value):
@@ -1469,11 +1458,29 @@ _REQ_NEEDLES = ("$_", "formvalue", "QUERY_STRING", "req.", "request.", "getvalue
 _FIELD_NEEDLES = ("$_", "formvalue", "HTTP_USER_AGENT", "FORM_", "HTTP_X_", "req.", "request.", "getvalue")
 _LIT = r"(?P<q>['\"])(?P<lit>[^'\"\n]{4,64})(?P=q)"
 _CMP_OP = r"(?:===?|!==?|\s-eq\s|\s=\s|\s!=\s)"
-_MAGIC_CMP = (
-    re.compile(rf"{_FIELD}['\"]?\s*{_CMP_OP}\s*{_LIT}"),
-    re.compile(rf"{_LIT}\s*(?:===?|!==?)\s*{_FIELD}"),
-    re.compile(rf"\b(?:strcmp|strcasecmp|hash_equals)\s*\(\s*{_FIELD}\s*,\s*{_LIT}"),
+_FIELD_STARTS = ("$", "luci.", "http.", "req.", "request.", "form.")
+"""What every match of _FIELD starts with."""
+# (regex, the words every match of it starts with, see _finditer_at; None: it may start anywhere)
+_MAGIC_CMP: tuple[tuple[re.Pattern[str], tuple[str, ...] | None], ...] = (
+    (re.compile(rf"{_FIELD}['\"]?\s*{_CMP_OP}\s*{_LIT}"), _FIELD_STARTS),
+    (re.compile(rf"{_LIT}\s*(?:===?|!==?)\s*{_FIELD}"), None),
+    (re.compile(rf"\b(?:strcmp|strcasecmp|hash_equals)\s*\(\s*{_FIELD}\s*,\s*{_LIT}"),
+     ("strcmp", "strcasecmp", "hash_equals")),
 )
+_REQ = (r"(?:\$_(?:GET|POST|REQUEST|COOKIE|SERVER)\s*\[|(?:luci\.)?http\.formvalue\s*\(|\$(?:\{)?QUERY_STRING|"
+        r"\breq\.(?:query|body|params|headers)\b|\brequest\.(?:args|form|values|GET|POST)\b|"
+        r"\bform\.getvalue\s*\(|\bparams\[)")
+_WEB_SHELLS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = tuple((re.compile(rx), words) for rx, words in (
+    ((rf"(?<![\w>$:])(?:system|exec|shell_exec|passthru|popen|proc_open|eval|assert|pcntl_exec)\s*\(\s*"
+      rf"(?:base64_decode\s*\(\s*|stripslashes\s*\(\s*)?{_REQ}"),
+     ("system", "exec", "shell_exec", "passthru", "popen", "proc_open", "eval", "assert", "pcntl_exec")),
+    (rf"`\s*{_REQ}", ("`",)),
+    (rf"\b(?:os\.execute|io\.popen|luci\.sys\.(?:exec|call))\s*\(\s*{_REQ}", ("os.execute", "io.popen", "luci.sys.")),
+    (rf"\b(?:os\.system|os\.popen|subprocess\.\w+)\s*\(\s*{_REQ}", ("os.system", "os.popen", "subprocess.")),
+    (rf"\b(?:exec|execSync|eval)\s*\(\s*{_REQ}", ("exec", "eval")),
+    (r"\beval\s+['\"]?\$(?:\{)?QUERY_STRING|\bsh\s+-c\s+['\"]?\$(?:\{)?QUERY_STRING", ("eval", "sh")),
+))
+"""Request fields run as commands or code, each with the words its every match starts with (see _finditer_at)."""
 
 
 # -- helpers -----------------------------------------------------------------------------------------------
