@@ -240,7 +240,8 @@ class EgressCheck:
         ipdata.load()
         owner.domain_rows()
         names.split("example.com")  # the Public Suffix List's trie
-        purposes.catalogue()
+        purposes.classify_ready()
+        extract.uncapped_ready()  # compiled once, before the scan's children are forked, not once in each
 
     def _shares(self, inv: Inventory, parts: int) -> list[list[tuple[Item, list, bool, str]]]:
         """The files in ``parts`` shares, worked out once per process (every share asks)."""
@@ -312,6 +313,8 @@ class EgressCheck:
         path = item.node.path
         binary = item.facts.text is None
         events: list[tuple] = []
+        if noise.is_doc_path(path):  # every candidate of documentation is noise: no context to work out
+            return [("noise", noise.DOCUMENTATION_FILE.id, cand.value) for cand in extract.candidates(item, full)]
         for cand in extract.candidates(item, full):
             ctx = context.of(cand, path, binary)
             sup = judge.suppress(cand, path, key=ctx.key, web=ctx.web is not None)

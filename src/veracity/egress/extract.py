@@ -321,6 +321,11 @@ def _uncapped() -> _Uncapped:
     return _Uncapped()
 
 
+def uncapped_ready() -> None:
+    """Compile the database for files past the inventory's cap now (see checks.egress.warm)."""
+    _uncapped()
+
+
 def _merge(spans: list[tuple[int, int, str]]) -> list[tuple[int, int, frozenset[str]]]:
     """Overlapping spans merged, each with the kinds of the hits that asked for it."""
     out: list[tuple[int, int, set[str]]] = []

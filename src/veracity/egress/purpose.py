@@ -86,6 +86,11 @@ def classify(cand: Candidate, ctx: Context, shell_file: bool) -> tuple[str | Non
     return None, None
 
 
+def classify_ready() -> None:
+    """Read the rules and make their tests now (a scan does it in the background while it unpacks)."""
+    _compiled()
+
+
 Test = Callable[[Candidate, Context, str, bool], bool]
 """One condition of a rule: (candidate, context, host, in a shell file) -> holds."""
 
