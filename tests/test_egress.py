@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import socket
 from pathlib import Path
 
@@ -627,3 +628,27 @@ def test_the_assignment_precheck_changes_no_answer():
             matched += 1
             assert context._ends_like_assignment(tail), repr(tail)
     assert matched > 100
+
+
+def test_purpose_words_prefilter_never_hides_a_match():
+    """The one Hyperscan pass over a context's words reports every words pattern that its regex would find: on
+    random texts of the patterns' own words, non-ASCII letters (a boundary for Hyperscan, not for re) included."""
+    import random
+
+    prefilter = purpose._words_prefilter()
+    assert prefilter is not None
+    patterns = [re.compile(p) for p in prefilter[1]]
+    rng = random.Random(3)
+    pieces = ["ntp", "sntp", "time server", "timeserver", "rdate", "ota", "firmware", "upgrade", "fw_update",
+              "mqtt", "tr-069", "cwmp", "xmpp", "ping", "online check", "ddns", "no-ip", "tzo", "nameserver",
+              "dport 53", "resolv.conf", "telemetry", "crash report", "heartbeat", "é", "ü", "_", "1", " ", ".",
+              "-", "x", "sysupgrade", ".bin", ".img", "mtd write", "update"]
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randrange(0, 12))) for _ in range(5000)]
+    found = 0
+    for text in texts:
+        maybe = purpose._words_maybe(text)
+        for tag, rx in enumerate(patterns):
+            if rx.search(text):
+                found += 1
+                assert tag in maybe, (rx.pattern, text)
+    assert found > 1000

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -102,6 +103,57 @@ def _compiled() -> tuple[tuple[PurposeRule, tuple[Test, ...]], ...]:
                  for rule in catalogue()[1])
 
 
+@cache
+def _words_prefilter() -> tuple[Any, list[str]] | None:
+    """The rules' ``words`` patterns in one Hyperscan database, and the patterns by tag: one pass over a context's
+    words says which of them may match (each is then confirmed by its regex). Hyperscan's ``\b`` and classes are
+    ASCII, which makes it find a superset of what the regexes find (a non-ASCII letter is a boundary for it, not
+    for them), so a pattern it does not report cannot match. None when a pattern is not for Hyperscan."""
+    patterns = sorted({r.conditions["words"].pattern for r in catalogue()[1] if "words" in r.conditions})
+    if not patterns:
+        return None
+    try:
+        import pyperscan as ps
+
+        database = ps.BlockDatabase(*(ps.Pattern(p.encode("ascii"), ps.Flag.SINGLEMATCH, tag=i)
+                                      for i, p in enumerate(patterns)))
+    except Exception:  # noqa: BLE001 - a pattern Hyperscan does not take: every pattern is tried with re
+        return None
+    return database, patterns
+
+
+class _WordsScan(threading.local):
+    """A thread's scanner of the words prefilter, and the words it last scanned with the tags found there (classify
+    asks once per rule, for the same words)."""
+
+    def __init__(self) -> None:
+        self.scanner: Any = None
+        self.words: str | None = None
+        self.found: set[int] = set()
+        self.tags: frozenset[int] = frozenset()
+
+
+_WORDS_SCAN = _WordsScan()
+
+
+def _words_hit(state: _WordsScan, tag: int, _start: int, _end: int) -> Any:
+    import pyperscan as ps
+
+    state.found.add(tag)
+    return ps.Scan.Continue
+
+
+def _words_maybe(words: str) -> frozenset[int]:
+    state = _WORDS_SCAN
+    if state.words is not words:
+        if state.scanner is None:
+            state.scanner = _words_prefilter()[0].build(state, _words_hit)  # type: ignore[index]
+        state.found = set()
+        state.scanner.scan(words.encode("utf-8", "surrogateescape"))
+        state.words, state.tags = words, frozenset(state.found)
+    return state.tags
+
+
 def _global_ip(host: str) -> bool:
     return _is_ip(host) and ipaddress.ip_address(host).is_global
 
@@ -132,7 +184,11 @@ def _test(name: str, want: Any) -> Test:
     if name == "path":
         return lambda cand, ctx, host, shell: cand.kind == "url" and want.search(cand.path) is not None
     if name == "words":
-        return lambda cand, ctx, host, shell: want.search(ctx.words) is not None
+        prefilter = _words_prefilter()
+        if prefilter is None or want.pattern not in prefilter[1]:
+            return lambda cand, ctx, host, shell: want.search(ctx.words) is not None
+        tag = prefilter[1].index(want.pattern)
+        return lambda cand, ctx, host, shell: tag in _words_maybe(ctx.words) and want.search(ctx.words) is not None
     if name == "neighbour_host":
         return lambda cand, ctx, host, shell: any(
             want.fullmatch(s.strip().lower()) for s in (*cand.before[:3], *cand.after[:3]))
