@@ -98,3 +98,23 @@ def test_glob_by_prefix_and_tree(tmp_path):
     assert [i.node.path for i in inv.glob("/etc/crontabs/*", inv.trees[0])] == ["/etc/crontabs/root"]
     other = type(inv.trees[0])(("other",), "dir")
     assert list(inv.glob("/etc/crontabs/*", other)) == []
+
+
+def test_strings_of_a_range_copied_or_not_are_the_printable_runs(monkeypatch):
+    """Printable runs (ASCII and tabs, five or more) with their offsets, the same whether the range is translated in
+    a copy (small ranges) or searched as it is (large ones)."""
+    import random
+    import re as _re
+
+    from veracity import inventory
+
+    rng = random.Random(9)
+    data = bytes(rng.choice(b"\x00\x01\x7f\x80\xff\t\n abcXYZ09~-./") for _ in range(200_000))
+    ranges = [(0, len(data)), (7, 1000), (150_000, 60_000), (len(data) - 3, 10)]
+    want = tuple((start + m.start(), m.group().decode("latin-1"))
+                 for start, length in ranges
+                 for m in _re.finditer(rb"[\x20-\x7e\t]{5,}", data[start:start + length]))
+    assert len(want) > 1000
+    assert inventory.strings_in(data, ranges) == want
+    monkeypatch.setattr(inventory, "_COPIED_RANGE", 0)
+    assert inventory.strings_in(data, ranges) == want
