@@ -677,3 +677,21 @@ def test_web_patterns_searched_from_their_words_find_what_finditer_finds():
             assert [m.span() for m in malcode._finditer_at(rx, text, words)] == want, (rx.pattern[:60], text)
             found += len(want)
     assert found > 300  # the pieces make matches of every kind, not only texts where nothing matches
+
+
+def test_lines_with_a_sink_key_are_the_lines_that_hold_one():
+    import random
+
+    from veracity.checks import malcode
+
+    rng = random.Random(17)
+    keys = malcode._SINK_KEYS[("exec", "py")]
+    pieces = [*keys, "x", " ", "\n", "\n\n", "(", "=", "os", "exe"]
+    for _ in range(2000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randrange(0, 40)))
+        want, pos = set(), 0
+        for line in text.split("\n"):
+            if any(k in line for k in keys):
+                want.add(pos)
+            pos += len(line) + 1
+        assert malcode._line_starts_with(text, keys) == want, text

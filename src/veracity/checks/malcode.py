@@ -941,6 +941,21 @@ class _Taint:
         self.callables.clear()
 
 
+def _line_starts_with(text: str, keys: tuple[str, ...]) -> set[int]:
+    """The offsets where the lines of ``text`` that hold one of ``keys`` start."""
+    out: set[int] = set()
+    for key in keys:
+        i = text.find(key)
+        while i >= 0:
+            line_start = text.rfind("\n", 0, i) + 1
+            out.add(line_start)
+            end = text.find("\n", i)
+            if end < 0:
+                break
+            i = text.find(key, end + 1)
+    return out
+
+
 @cache
 def _any_of_cached(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
     return re.compile("|".join(f"(?:{p})" for p in patterns)) if patterns else None
@@ -1110,6 +1125,9 @@ class _TextScan:
         want_exec = "exec" in self.families
         pos = 0
         pending_fn: dict[str, tuple[int, str]] = {}
+        # the starts of the lines holding a sink's key, found by plain searches of the whole text
+        exec_at = _line_starts_with(text, exec_keys) if want_exec and exec_keys is not None else None
+        net_at = _line_starts_with(text, net_keys) if want_exfil and net_keys is not None else None
         for line in text.split("\n"):
             start = pos
             pos += len(line) + 1
@@ -1163,7 +1181,7 @@ class _TextScan:
                 if labels:
                     taint.names[wm.group("lhs")] = labels
             if want_exfil or want_exec:
-                cb = _CALLBACK.search(line) if "(" in line else None
+                cb = _CALLBACK.search(line) if "(" in line and ("{" in line or "=>" in line) else None
                 if cb:
                     before = line[: cb.start()]
                     labels = {lb for lb in taint.labels(before) if lb in ("file", "secret", "env", "downloaded")}
@@ -1181,7 +1199,7 @@ class _TextScan:
                     taint.callables.discard(name)
                     pending_fn.pop(name, None)
             if want_exec and exec_any is not None and (
-                    any(k in line for k in exec_keys) if exec_keys is not None else exec_any.search(line)):
+                    start in exec_at if exec_at is not None else exec_any.search(line)):
                 for rx, kind in exec_sinks:
                     for sm in rx.finditer(line):
                         if am and "Function" in sm.group() and am.group("lhs").strip() in taint.callables:
@@ -1189,7 +1207,7 @@ class _TextScan:
                         self._exec_sink(taint, start + sm.start(), start + sm.end(), kind)
             if want_exfil:
                 if net_any is not None and (
-                        any(k in line for k in net_keys) if net_keys is not None else net_any.search(line)):
+                        start in net_at if net_at is not None else net_any.search(line)):
                     for rx, kind in net_sinks:
                         for sm in rx.finditer(line):
                             self._net_sink(taint, start + sm.start(), start + sm.end(), kind)
