@@ -122,6 +122,11 @@ class ComponentsCheck:
     def __init__(self, options: ScanOptions | None = None):
         self.options = options or ScanOptions()
 
+    @staticmethod
+    def warm() -> None:
+        """Compile the path signatures now (a scan does it in the background while it unpacks)."""
+        signatures.path_signatures_ready()
+
     def run(self, inv: Inventory, sections: dict[str, list[dict]]) -> Iterable[Finding]:
         if not inv.items:
             raise NotApplicable("no files to identify components in")

@@ -162,6 +162,11 @@ def _path_database() -> Any:
         return None
 
 
+def path_signatures_ready() -> None:
+    """Compile the path signatures' database now (see ComponentsCheck.warm)."""
+    _path_database()
+
+
 def _named(items: list[Item], sigs: tuple[Signature, ...]) -> dict[int, list[Signature]] | None:
     """For each file, the path signatures that may match its path, found in one Hyperscan pass over every path
     (one per line) instead of one regex search per signature per file; each is then confirmed by its regex. A path
