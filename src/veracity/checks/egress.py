@@ -313,8 +313,6 @@ class EgressCheck:
         path = item.node.path
         binary = item.facts.text is None
         events: list[tuple] = []
-        if noise.is_doc_path(path):  # every candidate of documentation is noise: no context to work out
-            return [("noise", noise.DOCUMENTATION_FILE.id, cand.value) for cand in extract.candidates(item, full)]
         for cand in extract.candidates(item, full):
             ctx = context.of(cand, path, binary)
             sup = judge.suppress(cand, path, key=ctx.key, web=ctx.web is not None)
