@@ -632,7 +632,7 @@ def test_the_assignment_precheck_changes_no_answer():
 
 def test_purpose_words_prefilter_never_hides_a_match():
     """The one Hyperscan pass over a context's words reports every words pattern that its regex would find: on
-    random texts of the patterns' own words, non-ASCII letters (a boundary for Hyperscan, not for re) included."""
+    random texts of the patterns' own words, some with non-ASCII letters (those it leaves to the regexes)."""
     import random
 
     prefilter = purpose._words_prefilter()

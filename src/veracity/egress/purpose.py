@@ -106,9 +106,9 @@ def _compiled() -> tuple[tuple[PurposeRule, tuple[Test, ...]], ...]:
 @cache
 def _words_prefilter() -> tuple[Any, list[str]] | None:
     """The rules' ``words`` patterns in one Hyperscan database, and the patterns by tag: one pass over a context's
-    words says which of them may match (each is then confirmed by its regex). Hyperscan's ``\b`` and classes are
-    ASCII, which makes it find a superset of what the regexes find (a non-ASCII letter is a boundary for it, not
-    for them), so a pattern it does not report cannot match. None when a pattern is not for Hyperscan."""
+    words says which of them may match, each then confirmed by its regex. Only for ASCII words, where Hyperscan
+    and re read a pattern alike (on other text re's classes and boundaries are Unicode's, Hyperscan's are bytes').
+    None when a pattern is not for Hyperscan."""
     patterns = sorted({r.conditions["words"].pattern for r in catalogue()[1] if "words" in r.conditions})
     if not patterns:
         return None
@@ -143,13 +143,26 @@ def _words_hit(state: _WordsScan, tag: int, _start: int, _end: int) -> Any:
     return ps.Scan.Continue
 
 
-def _words_maybe(words: str) -> frozenset[int]:
+class _Every:
+    """Holds every tag: what the prefilter says of words it does not read (not ASCII)."""
+
+    def __contains__(self, tag: object) -> bool:
+        return True
+
+
+_EVERY = _Every()
+
+
+def _words_maybe(words: str) -> frozenset[int] | _Every:
+    """The tags of the words patterns that may match ``words`` (those that do are among them)."""
+    if not words.isascii():
+        return _EVERY
     state = _WORDS_SCAN
     if state.words is not words:
         if state.scanner is None:
             state.scanner = _words_prefilter()[0].build(state, _words_hit)  # type: ignore[index]
         state.found = set()
-        state.scanner.scan(words.encode("utf-8", "surrogateescape"))
+        state.scanner.scan(words.encode("ascii"))
         state.words, state.tags = words, frozenset(state.found)
     return state.tags
 
