@@ -1713,6 +1713,8 @@ def _auth_words(text: str) -> Iterator[int]:
         start = m.start()
         if start == 0 or low[start - 1] not in _WORD_CHARS:
             yield start
+
+
 _MAGIC_SHAPE = re.compile(r"^[A-Za-z0-9_+!@#$^*.=~-]{8,40}$")
 
 
