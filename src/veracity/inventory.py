@@ -30,7 +30,7 @@ from typing import Any
 from . import parallel
 from .findings import Finding
 from .patterns import PatternSet
-from .tree import Node, Tree, head_of, on_disk
+from .tree import Node, Tree, by_fields, head_of, on_disk
 from .unpack import native, rules
 
 INVENTORY_VERSION = "1"
@@ -83,6 +83,9 @@ class ElfFacts:
     fortify: bool | None = None
     imports: tuple[str, ...] = ()
 
+    def __reduce__(self) -> tuple[type, tuple]:
+        return by_fields(self)
+
 
 @dataclass(frozen=True, slots=True)
 class FileFacts:
@@ -105,6 +108,9 @@ class FileFacts:
     """(pattern id, start, end) of every check pattern that matched, from the one Hyperscan pass."""
     capped: tuple[str, ...] = ()
     """Pattern ids that matched more often than the per-file cap."""
+
+    def __reduce__(self) -> tuple[type, tuple]:
+        return by_fields(self)
 
     def matched(self, prefix: str) -> list[tuple[str, int, int]]:
         """Matches of the patterns whose id starts with ``prefix``."""
