@@ -138,6 +138,19 @@ class PatternSet:
         return tuple(out), tuple(sorted(self.patterns[i].id for i in hits.capped))
 
 
+def prefilter(regexes: Iterable[str], multiline: bool = False) -> Any | None:
+    """Python regular expressions (ASCII, default flags) in one Hyperscan database, each tagged by its position,
+    for a prefilter that tells which of them may match a text in one pass (each is then confirmed by its regex,
+    over ASCII text only, where both read a pattern alike); None when one of them is not for Hyperscan."""
+    import pyperscan as ps
+
+    flags = [ps.Flag.MULTILINE] if multiline else [ps.Flag.SINGLEMATCH]
+    try:
+        return ps.BlockDatabase(*(ps.Pattern(rx.encode("ascii"), *flags, tag=i) for i, rx in enumerate(regexes)))
+    except Exception:  # noqa: BLE001 - a pattern Hyperscan does not take: the caller tries every regex
+        return None
+
+
 def _on_match(hits: _Hits, tag: int, start: int, end: int):
     n = hits.counts.get(tag, 0)
     if n < MAX_PER_PATTERN:

@@ -1696,18 +1696,16 @@ _CMP_IMPORTS = {"strcmp", "strncmp", "strcasecmp", "strncasecmp", "memcmp", "str
 _NET_INPUT = {"recv", "recvfrom", "recvmsg", "accept", "SSL_read"}
 _INPUT_IMPORTS = _NET_INPUT | {"getenv"}
 # a word of the authentication vocabulary, standing alone (not inside an identifier like app_passwd or
-# BcmCfmImpl_getEnAuth, which are symbol names)
-_AUTH_ANCHOR = re.compile(r"(?<![A-Za-z0-9_])(?:password|passwd|passphrase|login|username|user-agent|http_user_agent|"
-                          r"authorization|backdoor)(?![A-Za-z0-9_])", re.IGNORECASE)
+# BcmCfmImpl_getEnAuth, which are symbol names), in any case: searched over lower-cased text with the look-behind
+# tested at each place, five times faster than a case-blind scan of a program's strings
 _AUTH_LOWER = re.compile(r"(?:pass(?:word|wd|phrase)|login|user(?:name|-agent)|http_user_agent|authorization|backdoor)"
                          r"(?![a-z0-9_])")
-"""_AUTH_ANCHOR without its look-behind (tested at each place) over lower-case ASCII text: five times faster than a
-case-blind scan of a program's strings."""
 _WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
 
 
 def _auth_words(text: str) -> Iterator[int]:
-    """Where ``_AUTH_ANCHOR`` matches in ``text``, printable ASCII (a program's strings)."""
+    """Where a word of the authentication vocabulary stands alone in ``text``, printable ASCII (a program's
+    strings)."""
     low = text.lower()
     for m in _AUTH_LOWER.finditer(low):
         start = m.start()
@@ -1761,12 +1759,11 @@ class _Joined:
         return bisect.bisect_right(self.starts, pos) - 1
 
 
-def _elf_findings(item: Item, joined: _Joined) -> Iterator[Hit]:
-    elf = item.facts.elf
-    if elf is None or not elf.imports:
+def _elf_findings(item: Item, imports: set[str], joined: _Joined) -> Iterator[Hit]:
+    """``imports``: the program's imported names, without their versions."""
+    if not imports:
         return
     strings, values = joined.strings, joined.texts
-    imports = {i.split("@")[0] for i in elf.imports}
     if (
         _NET_IMPORTS <= imports and "dup2" in imports and imports & _EXEC_IMPORTS
         and not imports & _LOGIN_IMPORTS and len(imports) <= 60 and item.facts.size <= 200_000
@@ -1886,7 +1883,7 @@ class MalcodeCheck:
             if done is None:
                 strings = inv.strings(item)
                 joined = _Joined(strings)
-                hits = list(_elf_findings(item, joined))
+                hits = list(_elf_findings(item, imports, joined))
                 if "shell" in families and strings:
                     hits += _strings_scan_memo(strings_memo, item, joined, triggers)
                 done = memo[key] = [_entry(h, None) for h in hits]

@@ -25,7 +25,7 @@ from importlib import resources
 from typing import Any
 
 from ..inventory import Inventory, Item, read_region
-from ..patterns import Pattern
+from ..patterns import Pattern, prefilter
 
 PREFIX = "VER-CMP-sig/"
 WINDOW = 256
@@ -150,16 +150,10 @@ def _path_signatures() -> tuple[Signature, ...]:
 def _path_database() -> Any:
     """The path signatures in one Hyperscan database (None when one of them is not for it: flags other than the
     default, or a pattern it cannot compile)."""
-    import pyperscan as ps
-
     sigs = _path_signatures()
     if not sigs or any(s.path.flags != re.UNICODE for s in sigs):  # type: ignore[union-attr]
         return None
-    try:
-        return ps.BlockDatabase(*(ps.Pattern(s.path.pattern.encode("ascii"), ps.Flag.MULTILINE, tag=i)  # type: ignore[union-attr]
-                                  for i, s in enumerate(sigs)))
-    except Exception:  # noqa: BLE001 - a pattern Hyperscan does not take: every path is tried with re
-        return None
+    return prefilter((s.path.pattern for s in sigs), multiline=True)  # type: ignore[union-attr]
 
 
 def path_signatures_ready() -> None:

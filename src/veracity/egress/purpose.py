@@ -12,6 +12,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from ..patterns import prefilter
 from .context import Context
 from .extract import Candidate
 
@@ -110,16 +111,8 @@ def _words_prefilter() -> tuple[Any, list[str]] | None:
     and re read a pattern alike (on other text re's classes and boundaries are Unicode's, Hyperscan's are bytes').
     None when a pattern is not for Hyperscan."""
     patterns = sorted({r.conditions["words"].pattern for r in catalogue()[1] if "words" in r.conditions})
-    if not patterns:
-        return None
-    try:
-        import pyperscan as ps
-
-        database = ps.BlockDatabase(*(ps.Pattern(p.encode("ascii"), ps.Flag.SINGLEMATCH, tag=i)
-                                      for i, p in enumerate(patterns)))
-    except Exception:  # noqa: BLE001 - a pattern Hyperscan does not take: every pattern is tried with re
-        return None
-    return database, patterns
+    database = prefilter(patterns) if patterns else None
+    return None if database is None else (database, patterns)
 
 
 class _WordsScan(threading.local):
